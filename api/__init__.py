@@ -1,0 +1,1 @@
+"""The faces: the FastAPI app, its routes and auth, and the CLI."""

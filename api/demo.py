@@ -1,0 +1,149 @@
+"""The main job on the embedded default: load the bundled sample business and show it."""
+
+import shutil
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+import engine
+from chat_ingest.jsonl import ImportSummary, Kind, import_file
+from engine.db import Database
+from engine.models import Customer, Message, Order, OrderItem
+from engine.settings import Settings
+from engine.status import Status, read_status
+
+SAMPLE_DIR = Path(engine.__file__).parent / "sample"
+SAMPLE_FILES: tuple[tuple[Kind, str], ...] = (
+    ("customers", "customers.jsonl"),
+    ("orders", "orders.jsonl"),
+    ("transcripts", "transcripts.jsonl"),
+)
+
+
+@dataclass
+class DemoResult:
+    """What the demo loaded and what the store now holds."""
+
+    home: Path
+    imports: dict[str, ImportSummary]
+    status: Status
+    consenting_customers: int
+    revenue: dict[str, Decimal]
+    top_products: list[tuple[str, int]]
+    excerpt: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The result as plain JSON-ready data."""
+        return {
+            "home": str(self.home),
+            "imports": {
+                kind: {
+                    "imported": s.imported,
+                    "duplicates": s.duplicates,
+                    "rejected": s.rejected,
+                }
+                for kind, s in self.imports.items()
+            },
+            "status": self.status.as_dict(),
+            "consenting_customers": self.consenting_customers,
+            "revenue": {currency: str(total) for currency, total in self.revenue.items()},
+            "top_products": [{"name": n, "units": u} for n, u in self.top_products],
+            "excerpt": [{"role": r, "text": t} for r, t in self.excerpt],
+        }
+
+
+def run_demo(*, home: Path) -> DemoResult:
+    """Wipe `home`, load the sample business into it (SQLite, embedded), and summarize."""
+    if home.exists():
+        shutil.rmtree(home)
+    # The demo always runs on the embedded default, whatever DATABASE_URL says.
+    settings = Settings(personalize_home=home, database_url=None, qdrant_url=None)
+    db = Database(settings)
+    try:
+        db.migrate()
+        imports: dict[str, ImportSummary] = {
+            kind: import_file(db, path=SAMPLE_DIR / name, kind=kind) for kind, name in SAMPLE_FILES
+        }
+        with db.read() as session:
+            status = read_status(session)
+            consenting = session.scalar(
+                select(func.count()).select_from(Customer).where(Customer.marketing_consent)
+            )
+            revenue = dict(
+                session.execute(
+                    select(Order.currency, func.sum(Order.total)).group_by(Order.currency)
+                )
+                .tuples()
+                .all()
+            )
+            units = func.sum(OrderItem.quantity)
+            top = (
+                session.execute(
+                    select(OrderItem.name, units)
+                    .group_by(OrderItem.name)
+                    .order_by(units.desc())
+                    .limit(5)
+                )
+                .tuples()
+                .all()
+            )
+            first_conversation = session.scalar(
+                select(Message.conversation_id).order_by(Message.sent_at).limit(1)
+            )
+            excerpt = (
+                session.execute(
+                    select(Message.role, Message.text)
+                    .where(Message.conversation_id == first_conversation)
+                    .order_by(Message.sent_at, Message.id)
+                    .limit(6)
+                )
+                .tuples()
+                .all()
+            )
+    finally:
+        db.dispose()
+    return DemoResult(
+        home=home,
+        imports=imports,
+        status=status,
+        consenting_customers=int(consenting or 0),
+        revenue={c: Decimal(t) for c, t in revenue.items()},
+        top_products=[(name, int(n)) for name, n in top],
+        excerpt=list(excerpt),
+    )
+
+
+def print_demo(console: Console, result: DemoResult) -> None:
+    """Print the demo's summary for a person."""
+    console.rule("[bold]Kettle & Crumb Coffee Co.: the bundled sample business")
+    loaded = Table("file", "imported", "duplicates", "rejected", title="Loaded")
+    for kind, summary in result.imports.items():
+        loaded.add_row(kind, str(summary.imported), str(summary.duplicates), str(summary.rejected))
+    console.print(loaded)
+    status = result.status
+    console.print(
+        f"{status.customers} customers ({result.consenting_customers} with marketing consent), "
+        f"{status.conversations} conversations, {status.messages} messages "
+        f"({status.customer_messages} from customers), {status.orders} orders, "
+        f"{status.products} products."
+    )
+    console.print(
+        "Revenue: " + ", ".join(f"{total:,.2f} {cur}" for cur, total in result.revenue.items())
+    )
+    top = Table("product", "units sold", title="Top products")
+    for name, units in result.top_products:
+        top.add_row(name, str(units))
+    console.print(top)
+    console.print("[bold]The first conversation on record:[/]")
+    for role, text in result.excerpt:
+        console.print(f"  [cyan]{role:>8}[/]: {text}", highlight=False)
+    console.print(
+        f"\n{status.backlog} customer messages are queued for processing. "
+        f"The demo's data is in {result.home}; explore it with "
+        f"`PERSONALIZE_HOME={result.home} personalize status`."
+    )

@@ -1,0 +1,65 @@
+"""Dependencies routes declare: the database, the settings, and the caller's key and scope."""
+
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.auth import KeyVerifier
+from engine.apikeys import KeyIdentity
+from engine.db import Database
+from engine.settings import Settings
+
+_bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer KEY`.")
+
+
+def get_db(request: Request) -> Database:
+    """The app's database."""
+    db: Database = request.app.state.db
+    return db
+
+
+def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+DatabaseDep = Annotated[Database, Depends(get_db)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def require(
+    scope: str | None, *, allow_query_key: bool = False
+) -> Callable[..., Coroutine[Any, Any, KeyIdentity]]:
+    """A dependency that admits a valid key holding `scope` (None: any valid key).
+
+    Webhook senders (Chatwoot, Shopify) cannot add headers, so webhook routes also
+    take the key as `?key=`.
+    """
+
+    async def dependency(request: Request, credentials: Credentials) -> KeyIdentity:
+        presented = credentials.credentials if credentials else None
+        if presented is None and allow_query_key:
+            presented = request.query_params.get("key")
+        challenge = {"WWW-Authenticate": "Bearer"}
+        if not presented:
+            raise HTTPException(401, "missing API key: send Authorization: Bearer KEY", challenge)
+        verifier: KeyVerifier = request.app.state.keys
+        identity = verifier.verify(presented)
+        if identity is None:
+            raise HTTPException(401, "invalid or revoked API key", challenge)
+        if scope is not None and not identity.allows(scope):
+            raise HTTPException(403, f"this key lacks the {scope!r} scope")
+        return identity
+
+    return dependency
+
+
+IngestKey = Annotated[KeyIdentity, Depends(require("ingest"))]
+WebhookKey = Annotated[KeyIdentity, Depends(require("ingest", allow_query_key=True))]
+MarketerKey = Annotated[KeyIdentity, Depends(require("marketer"))]
+AdminKey = Annotated[KeyIdentity, Depends(require("admin"))]
+AnyKey = Annotated[KeyIdentity, Depends(require(None))]

@@ -1,0 +1,86 @@
+"""Every error as JSON `{"error": {"code", "message", "field"?}}`."""
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chat_ingest.errors import InvalidInput, SignatureError
+from chat_ingest.schemas import field_path
+from engine.apikeys import InvalidScope
+from engine.errors import ConflictError, EngineError, NotFoundError
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+    429: "rate_limited",
+}
+
+
+def error_body(
+    code: str, message: str, *, field: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The JSON body of an error response."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    error.update(extra)
+    return {"error": error}
+
+
+def error_response(
+    status: int, code: str, message: str, *, field: str | None = None, **extra: Any
+) -> JSONResponse:
+    """An error response with our JSON shape."""
+    return JSONResponse(error_body(code, message, field=field, **extra), status_code=status)
+
+
+def _describe(error: dict[str, Any]) -> dict[str, str]:
+    """One validation problem as {field, message}; a JSON syntax error is about the body."""
+    if error.get("type") == "json_invalid":
+        position = error["loc"][-1] if error.get("loc") else "?"
+        reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+        return {"field": "body", "message": f"invalid JSON at character {position}: {reason}"}
+    return {"field": field_path(tuple(error["loc"])), "message": error["msg"]}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map framework and project exceptions onto the JSON error shape."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": field_path(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+        first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+        return error_response(422, "invalid", first["message"], field=first["field"], errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        response = error_response(
+            exc.status_code, _STATUS_CODES.get(exc.status_code, "error"), str(exc.detail)
+        )
+        response.headers.update(exc.headers or {})
+        return response
+
+    @app.exception_handler(EngineError)
+    async def _engine(_: Request, exc: EngineError) -> JSONResponse:
+        status = 500
+        field = getattr(exc, "field", None)
+        message = getattr(exc, "message", None) or str(exc)
+        if isinstance(exc, InvalidInput | InvalidScope):
+            status = 422
+        elif isinstance(exc, NotFoundError):
+            status = 404
+        elif isinstance(exc, ConflictError):
+            status = 409
+        elif isinstance(exc, SignatureError):
+            status = 401
+        return error_response(status, exc.code, message, field=field)

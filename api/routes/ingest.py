@@ -1,0 +1,56 @@
+"""Getting data in: streamed messages, transcripts, customers and orders."""
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Response, status
+
+from api.deps import DatabaseDep, IngestKey
+from api.schemas import CustomerAccepted, MessageAccepted, OrderAccepted, TranscriptAccepted
+from chat_ingest.schemas import CustomerCreate, MessageEvent, OrderCreate, TranscriptCreate
+from chat_ingest.service import store_message, store_order, store_transcript, upsert_customer
+
+router = APIRouter(prefix="/v1", tags=["ingest"])
+
+
+@router.post("/messages", status_code=status.HTTP_202_ACCEPTED, response_model=MessageAccepted)
+def post_message(event: MessageEvent, db: DatabaseDep, _: IngestKey) -> MessageAccepted:
+    """One message as a chat widget streams it; the same message id again is stored once."""
+    with db.write() as session:
+        stored = store_message(session, event=event)
+    return MessageAccepted(**asdict(stored))
+
+
+@router.post(
+    "/transcripts", status_code=status.HTTP_202_ACCEPTED, response_model=TranscriptAccepted
+)
+def post_transcript(
+    transcript: TranscriptCreate, db: DatabaseDep, _: IngestKey
+) -> TranscriptAccepted:
+    """A whole conversation, stored whole or not at all."""
+    with db.write() as session:
+        stored = store_transcript(session, transcript=transcript)
+    return TranscriptAccepted(**asdict(stored))
+
+
+@router.post("/customers", response_model=CustomerAccepted, status_code=status.HTTP_201_CREATED)
+def post_customer(
+    customer: CustomerCreate, db: DatabaseDep, _: IngestKey, response: Response
+) -> CustomerAccepted:
+    """Create a customer (201) or update the fields given (200)."""
+    with db.write() as session:
+        stored = upsert_customer(session, customer=customer)
+    if not stored.created:
+        response.status_code = status.HTTP_200_OK
+    return CustomerAccepted(**asdict(stored))
+
+
+@router.post("/orders", response_model=OrderAccepted, status_code=status.HTTP_201_CREATED)
+def post_order(
+    order: OrderCreate, db: DatabaseDep, _: IngestKey, response: Response
+) -> OrderAccepted:
+    """Store an order (201); an order id already stored is a no-op (200)."""
+    with db.write() as session:
+        stored = store_order(session, order=order)
+    if stored.duplicate:
+        response.status_code = status.HTTP_200_OK
+    return OrderAccepted(**asdict(stored))

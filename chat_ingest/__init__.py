@@ -1,0 +1,1 @@
+"""Getting conversations and orders in: schemas, adapters, idempotent writes."""

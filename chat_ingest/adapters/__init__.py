@@ -1,0 +1,1 @@
+"""Adapters from chat and commerce platforms' payloads to our schemas."""

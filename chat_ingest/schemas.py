@@ -1,0 +1,131 @@
+"""Validated shapes of what comes in: customers, orders, transcripts and single messages."""
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+from chat_ingest.errors import InvalidInput
+
+MAX_MESSAGE_CHARS = 20_000
+
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+CustomerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Role = Literal["customer", "agent", "bot"]
+Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
+
+
+class InModel(BaseModel):
+    """Base of inbound schemas: unknown keys are ignored, known ones are checked."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class CustomerCreate(InModel):
+    """A customer record, as imported or posted."""
+
+    id: CustomerId
+    email: Email | None = None
+    first_name: Name | None = None
+    signup_source: Label | None = None
+    subscribed_at: AwareDatetime | None = None
+    # Absent means "unchanged" on an existing customer and "no consent" on a new one.
+    marketing_consent: bool | None = None
+
+
+class OrderItemCreate(InModel):
+    """One line of an order."""
+
+    sku: Id
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    category: Label | None = None
+    quantity: Annotated[int, Field(gt=0, le=1_000_000)]
+    unit_price: Money
+
+
+class OrderCreate(InModel):
+    """An order with its items."""
+
+    order_id: Id
+    customer_id: CustomerId
+    placed_at: AwareDatetime
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    total: Money
+    items: Annotated[list[OrderItemCreate], Field(min_length=1, max_length=1000)]
+
+
+class MessageCreate(InModel):
+    """One chat turn."""
+
+    id: Id
+    role: Role
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS)]
+    sent_at: AwareDatetime
+
+
+class TranscriptCreate(InModel):
+    """A whole conversation, stored whole or not at all."""
+
+    conversation_id: Id
+    customer_id: CustomerId
+    source: Label = "transcript"
+    messages: Annotated[list[MessageCreate], Field(min_length=1, max_length=5000)]
+
+    @model_validator(mode="after")
+    def _unique_message_ids(self) -> "TranscriptCreate":
+        seen: set[str] = set()
+        for message in self.messages:
+            if message.id in seen:
+                raise ValueError(f"message id {message.id!r} appears twice in the transcript")
+            seen.add(message.id)
+        return self
+
+
+class CustomerRef(InModel):
+    """The customer a streamed message belongs to; email and name fill in what we lack."""
+
+    id: CustomerId
+    email: Email | None = None
+    first_name: Name | None = None
+
+
+class MessageEvent(InModel):
+    """One message as a chat widget streams it."""
+
+    conversation_id: Id
+    customer: CustomerRef
+    message: MessageCreate
+    source: Label = "chat_widget"
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """Render a pydantic error location as `messages[3].role`."""
+    path = ""
+    for part in loc:
+        if part == "body" and not path:
+            continue
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(root)"
+
+
+def invalid_from(error: ValidationError, *, line: int | None = None) -> InvalidInput:
+    """The first problem of a pydantic error, as our own error naming the field."""
+    first = error.errors(include_url=False)[0]
+    return InvalidInput(first["msg"], field=field_path(tuple(first["loc"])), line=line)

@@ -1,0 +1,326 @@
+"""Idempotent writes: customers, messages, transcripts and orders, each whole or not at all."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from chat_ingest.schemas import (
+    CustomerCreate,
+    MessageCreate,
+    MessageEvent,
+    OrderCreate,
+    TranscriptCreate,
+)
+from engine.db import insert_ignoring_conflicts
+from engine.errors import ConflictError
+from engine.models import Conversation, Customer, Message, Order, OrderItem, Product, utcnow
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    """What became of one message: its row id, and whether we had it already."""
+
+    id: int
+    message_id: str
+    conversation_id: str
+    customer_id: str
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class StoredTranscript:
+    """What became of one transcript: how many of its messages were new."""
+
+    conversation_id: str
+    customer_id: str
+    stored: int
+    duplicates: int
+
+    @property
+    def duplicate(self) -> bool:
+        """True when every message of the transcript was already stored."""
+        return self.stored == 0
+
+
+@dataclass(frozen=True)
+class StoredOrder:
+    """What became of one order."""
+
+    order_id: str
+    customer_id: str
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class StoredCustomer:
+    """What became of one customer record."""
+
+    customer_id: str
+    created: bool
+
+
+def upsert_customer(session: Session, *, customer: CustomerCreate) -> StoredCustomer:
+    """Create the customer, or update the fields the record gives."""
+    existing = session.get(Customer, customer.id)
+    now = utcnow()
+    if existing is None:
+        consent = bool(customer.marketing_consent)
+        session.add(
+            Customer(
+                id=customer.id,
+                email=customer.email,
+                first_name=customer.first_name,
+                signup_source=customer.signup_source,
+                subscribed_at=customer.subscribed_at,
+                marketing_consent=consent,
+                consent_at=(customer.subscribed_at or now) if consent else None,
+            )
+        )
+        session.flush()
+        return StoredCustomer(customer_id=customer.id, created=True)
+    for name in ("email", "first_name", "signup_source", "subscribed_at"):
+        value = getattr(customer, name)
+        if value is not None:
+            setattr(existing, name, value)
+    if customer.marketing_consent is not None:
+        set_consent(existing, consent=customer.marketing_consent, at=now)
+    session.flush()
+    return StoredCustomer(customer_id=customer.id, created=False)
+
+
+def set_consent(customer: Customer, *, consent: bool, at: datetime) -> None:
+    """Record a change of marketing consent, with when it happened."""
+    if consent and not customer.marketing_consent:
+        customer.marketing_consent, customer.consent_at, customer.unsubscribed_at = True, at, None
+    elif not consent and customer.marketing_consent:
+        customer.marketing_consent, customer.unsubscribed_at = False, at
+
+
+def ensure_customer(
+    session: Session, *, customer_id: str, email: str | None = None, first_name: str | None = None
+) -> None:
+    """Make sure a customer row exists; fill in email and first name only where we lack them."""
+    insert_ignoring_conflicts(
+        session,
+        Customer.__table__,
+        {
+            "id": customer_id,
+            "email": email,
+            "first_name": first_name,
+            "marketing_consent": False,
+            "created_at": utcnow(),
+            "updated_at": utcnow(),
+        },
+        key=["id"],
+    )
+    for column, value in ((Customer.email, email), (Customer.first_name, first_name)):
+        if value is not None:
+            session.execute(
+                update(Customer)
+                .where(Customer.id == customer_id, column.is_(None))
+                .values({column: value})
+            )
+
+
+def customer_id_by_email(session: Session, *, email: str) -> str | None:
+    """The id of the customer with this email (case-insensitive), if there is one."""
+    return session.scalar(
+        select(Customer.id).where(func.lower(Customer.email) == email.lower()).limit(1)
+    )
+
+
+def _ensure_conversation(
+    session: Session, *, conversation_id: str, customer_id: str, source: str, started_at: datetime
+) -> None:
+    """Create the conversation if new; refuse one that belongs to another customer."""
+    insert_ignoring_conflicts(
+        session,
+        Conversation.__table__,
+        {
+            "id": conversation_id,
+            "customer_id": customer_id,
+            "source": source,
+            "started_at": started_at,
+            "created_at": utcnow(),
+        },
+        key=["id"],
+    )
+    owner = session.scalar(
+        select(Conversation.customer_id).where(Conversation.id == conversation_id)
+    )
+    if owner != customer_id:
+        raise ConflictError(
+            f"conversation {conversation_id!r} belongs to another customer",
+            field="conversation_id",
+        )
+
+
+def _insert_message(
+    session: Session, *, message: MessageCreate, conversation_id: str, customer_id: str
+) -> StoredMessage:
+    """Insert one message unless its id is known; agent and bot turns skip the queue."""
+    added = insert_ignoring_conflicts(
+        session,
+        Message.__table__,
+        {
+            "message_id": message.id,
+            "conversation_id": conversation_id,
+            "customer_id": customer_id,
+            "role": message.role,
+            "text": message.text,
+            "sent_at": message.sent_at,
+            "state": "pending" if message.role == "customer" else "skipped",
+            "attempts": 0,
+            "received_at": utcnow(),
+        },
+        key=["message_id"],
+    )
+    row = session.execute(
+        select(Message.id, Message.conversation_id, Message.customer_id).where(
+            Message.message_id == message.id
+        )
+    ).one()
+    return StoredMessage(
+        id=row.id,
+        message_id=message.id,
+        conversation_id=row.conversation_id,
+        customer_id=row.customer_id,
+        duplicate=not added,
+    )
+
+
+def store_message(session: Session, *, event: MessageEvent) -> StoredMessage:
+    """Store one streamed message; the same message id again is a no-op."""
+    ensure_customer(
+        session,
+        customer_id=event.customer.id,
+        email=event.customer.email,
+        first_name=event.customer.first_name,
+    )
+    _ensure_conversation(
+        session,
+        conversation_id=event.conversation_id,
+        customer_id=event.customer.id,
+        source=event.source,
+        started_at=event.message.sent_at,
+    )
+    return _insert_message(
+        session,
+        message=event.message,
+        conversation_id=event.conversation_id,
+        customer_id=event.customer.id,
+    )
+
+
+def store_transcript(session: Session, *, transcript: TranscriptCreate) -> StoredTranscript:
+    """Store a conversation's messages; already-known messages are counted, not repeated."""
+    ensure_customer(session, customer_id=transcript.customer_id)
+    _ensure_conversation(
+        session,
+        conversation_id=transcript.conversation_id,
+        customer_id=transcript.customer_id,
+        source=transcript.source,
+        started_at=min(m.sent_at for m in transcript.messages),
+    )
+    stored = duplicates = 0
+    for message in transcript.messages:
+        result = _insert_message(
+            session,
+            message=message,
+            conversation_id=transcript.conversation_id,
+            customer_id=transcript.customer_id,
+        )
+        if result.duplicate:
+            duplicates += 1
+        else:
+            stored += 1
+    return StoredTranscript(
+        conversation_id=transcript.conversation_id,
+        customer_id=transcript.customer_id,
+        stored=stored,
+        duplicates=duplicates,
+    )
+
+
+def store_order(session: Session, *, order: OrderCreate, source: str = "api") -> StoredOrder:
+    """Store an order with its items and learn its products; a known order id is a no-op."""
+    existing = session.scalar(select(Order.customer_id).where(Order.id == order.order_id))
+    if existing is not None:
+        return StoredOrder(order_id=order.order_id, customer_id=existing, duplicate=True)
+    ensure_customer(session, customer_id=order.customer_id)
+    session.add(
+        Order(
+            id=order.order_id,
+            customer_id=order.customer_id,
+            placed_at=order.placed_at,
+            currency=order.currency,
+            total=order.total.quantize(CENT),
+            source=source,
+            items=[
+                OrderItem(
+                    position=position,
+                    sku=item.sku,
+                    name=item.name,
+                    category=item.category,
+                    quantity=item.quantity,
+                    unit_price=item.unit_price.quantize(CENT),
+                )
+                for position, item in enumerate(order.items)
+            ],
+        )
+    )
+    for item in order.items:
+        _learn_product(
+            session,
+            sku=item.sku,
+            name=item.name,
+            category=item.category,
+            price=item.unit_price.quantize(CENT),
+            seen_at=order.placed_at,
+        )
+    session.flush()
+    return StoredOrder(order_id=order.order_id, customer_id=order.customer_id, duplicate=False)
+
+
+def _learn_product(
+    session: Session,
+    *,
+    sku: str,
+    name: str,
+    category: str | None,
+    price: Decimal,
+    seen_at: datetime,
+) -> None:
+    """Add a product to the catalog, or refresh it from a newer order."""
+    product = session.get(Product, sku)
+    if product is None:
+        session.add(
+            Product(
+                sku=sku,
+                name=name,
+                category=category,
+                price=price,
+                first_seen_at=seen_at,
+                last_seen_at=seen_at,
+            )
+        )
+        session.flush()
+        return
+    if seen_at >= product.last_seen_at:
+        product.name, product.price, product.last_seen_at = name, price, seen_at
+        product.category = category or product.category
+    product.first_seen_at = min(product.first_seen_at, seen_at)
+
+
+def resolve_customer_id(session: Session, *, candidate_id: str, email: str | None) -> str:
+    """A known id as is; else the customer who has this email; else the candidate (new)."""
+    if session.get(Customer, candidate_id) is not None:
+        return candidate_id
+    if email:
+        return customer_id_by_email(session, email=email) or candidate_id
+    return candidate_id

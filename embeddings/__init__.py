@@ -1,0 +1,1 @@
+"""Text to vectors, and the vector store behind one protocol."""

@@ -1,0 +1,1 @@
+"""The domain: SQL models and session, processing, facts, context, drafting, search."""

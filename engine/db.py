@@ -1,0 +1,129 @@
+"""Database engine, sessions and migrations, for SQLite (embedded) and PostgreSQL."""
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import CursorResult, Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def make_engine(settings: Settings, *, immediate: bool = False) -> Engine:
+    """Build the SQLAlchemy engine; on SQLite, `immediate` engines take the write lock at BEGIN."""
+    url = settings.sqlalchemy_url
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    settings.personalize_home.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    event.listen(engine, "connect", _sqlite_pragmas)
+    # pysqlite would BEGIN lazily and upgrade to a write lock mid-transaction, which
+    # fails at once under a concurrent writer; writers say BEGIN IMMEDIATE and queue
+    # on busy_timeout instead. Readers keep a plain BEGIN (WAL lets them run alongside).
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    """WAL for concurrent readers, foreign keys on, wait (not fail) on a busy writer."""
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event issues BEGIN
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    # NORMAL in WAL mode never corrupts and never loses a commit on a process crash;
+    # only a power cut can take the last commits back.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    """The SQL store: a session for reading, and a serialized transaction for writing."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.url = settings.sqlalchemy_url
+        self.is_sqlite = self.url.startswith("sqlite")
+        self.engine = make_engine(settings)
+        self.write_engine = make_engine(settings, immediate=True) if self.is_sqlite else self.engine
+        self._reader = make_sessionmaker(self.engine)
+        self._writer = make_sessionmaker(self.write_engine)
+        # SQLite has one writer at a time; queueing our own threads on a lock is cheaper
+        # and fairer than letting them spin on SQLITE_BUSY.
+        self._write_lock: AbstractContextManager[Any] = (
+            threading.Lock() if self.is_sqlite else nullcontext()
+        )
+
+    def migrate(self) -> None:
+        """Bring the schema up to the newest migration."""
+        migrate(self.write_engine)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reads (no commit)."""
+        with self._reader() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One unit of work: commit on success, roll back on any error."""
+        with self._write_lock, transaction(self._writer) as session:
+            yield session
+
+    def dispose(self) -> None:
+        """Close every pooled connection."""
+        self.engine.dispose()
+        self.write_engine.dispose()
+
+
+def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
+    """A session factory bound to the engine; objects stay readable after commit."""
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    with factory() as session, session.begin():
+        yield session
+
+
+def alembic_config(engine: Engine | None = None) -> Config:
+    """Alembic configuration pointing at the bundled migrations."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if engine is not None:
+        config.attributes["engine"] = engine
+    return config
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema up to the newest migration."""
+    command.upgrade(alembic_config(engine), "head")
+
+
+def insert_ignoring_conflicts(
+    session: Session, table: Any, values: dict[str, Any], *, key: list[str]
+) -> bool:
+    """INSERT that does nothing when `key` already exists; True when a row was added."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=key)
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=key)
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+    result: CursorResult[Any] = session.execute(stmt)  # type: ignore[assignment]
+    return bool(result.rowcount)

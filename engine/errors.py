@@ -1,0 +1,23 @@
+"""The engine's exceptions; every package's own errors derive from EngineError."""
+
+
+class EngineError(Exception):
+    """Base of every error the project raises on purpose."""
+
+    code = "error"
+
+
+class NotFoundError(EngineError):
+    """A record that was asked for does not exist."""
+
+    code = "not_found"
+
+
+class ConflictError(EngineError):
+    """A write contradicts what is stored (say, a conversation of another customer)."""
+
+    code = "conflict"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field

