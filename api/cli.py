@@ -26,8 +26,8 @@ keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API k
 app.add_typer(import_app, name="import")
 app.add_typer(keys_app, name="keys")
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 # Files longer than this get a progress bar.
 PROGRESS_MIN_LINES = 2000
 

@@ -77,34 +77,24 @@ def run_demo(*, home: Path) -> DemoResult:
             revenue = dict(
                 session.execute(
                     select(Order.currency, func.sum(Order.total)).group_by(Order.currency)
-                )
-                .tuples()
-                .all()
+                ).all()
             )
             units = func.sum(OrderItem.quantity)
-            top = (
-                session.execute(
-                    select(OrderItem.name, units)
-                    .group_by(OrderItem.name)
-                    .order_by(units.desc())
-                    .limit(5)
-                )
-                .tuples()
-                .all()
-            )
+            top = session.execute(
+                select(OrderItem.name, units)
+                .group_by(OrderItem.name)
+                .order_by(units.desc())
+                .limit(5)
+            ).all()
             first_conversation = session.scalar(
                 select(Message.conversation_id).order_by(Message.sent_at).limit(1)
             )
-            excerpt = (
-                session.execute(
-                    select(Message.role, Message.text)
-                    .where(Message.conversation_id == first_conversation)
-                    .order_by(Message.sent_at, Message.id)
-                    .limit(6)
-                )
-                .tuples()
-                .all()
-            )
+            excerpt = session.execute(
+                select(Message.role, Message.text)
+                .where(Message.conversation_id == first_conversation)
+                .order_by(Message.sent_at, Message.id)
+                .limit(6)
+            ).all()
     finally:
         db.dispose()
     return DemoResult(

@@ -58,7 +58,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": field_path(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+        errors = [_describe(e) for e in exc.errors()]
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}
         return error_response(422, "invalid", first["message"], field=first["field"], errors=errors)
 

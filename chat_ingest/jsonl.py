@@ -34,7 +34,7 @@ class ImportSummary:
     duplicates: int = 0
     rejected: int = 0
     errors: list[InvalidInput] = field(default_factory=list)
-    # Ids of the messages stored, so a caller can wait until they are processed.
+    # Ids of the new customer messages, so a caller can wait until they are processed.
     message_ids: list[str] = field(default_factory=list)
 
     def reject(self, error: InvalidInput) -> None:
@@ -139,5 +139,6 @@ def _store_record(
         return not store_order(session, order=record).duplicate
     assert isinstance(record, TranscriptCreate), kind
     result = store_transcript(session, transcript=record)
-    summary.message_ids.extend(m.id for m in record.messages if m.role == "customer")
+    customer_turns = {m.id for m in record.messages if m.role == "customer"}
+    summary.message_ids.extend(i for i in result.new_message_ids if i in customer_turns)
     return not result.duplicate

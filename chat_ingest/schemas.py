@@ -10,7 +10,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
-    model_validator,
+    field_validator,
 )
 
 from chat_ingest.errors import InvalidInput
@@ -52,8 +52,9 @@ class OrderItemCreate(InModel):
 
     sku: Id
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-    category: Label | None = None
-    quantity: Annotated[int, Field(gt=0, le=1_000_000)]
+    category: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None = None
+    # Strict: JSON true is not a quantity of 1.
+    quantity: Annotated[int, Field(gt=0, le=1_000_000, strict=True)]
     unit_price: Money
 
 
@@ -85,14 +86,15 @@ class TranscriptCreate(InModel):
     source: Label = "transcript"
     messages: Annotated[list[MessageCreate], Field(min_length=1, max_length=5000)]
 
-    @model_validator(mode="after")
-    def _unique_message_ids(self) -> "TranscriptCreate":
+    @field_validator("messages")
+    @classmethod
+    def _unique_message_ids(cls, messages: list[MessageCreate]) -> list[MessageCreate]:
         seen: set[str] = set()
-        for message in self.messages:
+        for message in messages:
             if message.id in seen:
                 raise ValueError(f"message id {message.id!r} appears twice in the transcript")
             seen.add(message.id)
-        return self
+        return messages
 
 
 class CustomerRef(InModel):

@@ -40,6 +40,7 @@ class StoredTranscript:
     customer_id: str
     stored: int
     duplicates: int
+    new_message_ids: tuple[str, ...] = ()
 
     @property
     def duplicate(self) -> bool:
@@ -228,6 +229,7 @@ def store_transcript(session: Session, *, transcript: TranscriptCreate) -> Store
         started_at=min(m.sent_at for m in transcript.messages),
     )
     stored = duplicates = 0
+    new_ids: list[str] = []
     for message in transcript.messages:
         result = _insert_message(
             session,
@@ -239,11 +241,13 @@ def store_transcript(session: Session, *, transcript: TranscriptCreate) -> Store
             duplicates += 1
         else:
             stored += 1
+            new_ids.append(message.id)
     return StoredTranscript(
         conversation_id=transcript.conversation_id,
         customer_id=transcript.customer_id,
         stored=stored,
         duplicates=duplicates,
+        new_message_ids=tuple(new_ids),
     )
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import CursorResult, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.settings import Settings
@@ -125,5 +125,5 @@ def insert_ignoring_conflicts(
         stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=key)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         raise RuntimeError(f"unsupported database dialect {dialect!r}")
-    result: CursorResult[Any] = session.execute(stmt)  # type: ignore[assignment]
-    return bool(result.rowcount)
+    # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
+    return session.execute(stmt.returning(table.c[key[0]])).first() is not None

@@ -29,7 +29,12 @@ def post_transcript(
     """A whole conversation, stored whole or not at all."""
     with db.write() as session:
         stored = store_transcript(session, transcript=transcript)
-    return TranscriptAccepted(**asdict(stored))
+    return TranscriptAccepted(
+        conversation_id=stored.conversation_id,
+        customer_id=stored.customer_id,
+        stored=stored.stored,
+        duplicates=stored.duplicates,
+    )
 
 
 @router.post("/customers", response_model=CustomerAccepted, status_code=status.HTTP_201_CREATED)

@@ -53,7 +53,12 @@ def parse_chatwoot_event(payload: Any) -> ChatwootMessage | Ignored:
     if payload.get("private") is True:
         return Ignored(reason="private note")
     message_type = payload.get("message_type")
-    if not isinstance(message_type, str | int) or message_type not in _ROLES:
+    # bool is an int in Python (True == 1): refuse it before the lookup.
+    if (
+        isinstance(message_type, bool)
+        or not isinstance(message_type, str | int)
+        or (message_type not in _ROLES)
+    ):
         raise InvalidInput(f"unknown message_type {message_type!r}", field="message_type")
     role = _ROLES[message_type]
     if role is None:

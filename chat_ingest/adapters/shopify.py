@@ -35,8 +35,11 @@ def parse_shopify_order(payload: Any) -> ShopifyOrder:
     if not isinstance(payload, dict):
         raise InvalidInput("expected a JSON object", field="(root)")
     customer = payload.get("customer")
-    if not isinstance(customer, dict) or customer.get("id") in (None, ""):
+    if not isinstance(customer, dict):
         raise InvalidInput("an order needs its customer (with an id)", field="customer.id")
+    buyer_id = customer.get("id")
+    if isinstance(buyer_id, bool) or not isinstance(buyer_id, int | str) or not str(buyer_id):
+        raise InvalidInput("expected the customer's id (integer or string)", field="customer.id")
     shopify_customer_id = f"shopify:{customer['id']}"
     line_items = payload.get("line_items")
     if not isinstance(line_items, list):
@@ -72,6 +75,9 @@ def parse_shopify_order(payload: Any) -> ShopifyOrder:
                 "items": items,
             }
         )
+    except ValidationError as error:
+        raise _renamed(invalid_from(error)) from None
+    try:
         buyer = CustomerCreate.model_validate(
             {
                 "id": shopify_customer_id,
@@ -82,7 +88,9 @@ def parse_shopify_order(payload: Any) -> ShopifyOrder:
             }
         )
     except ValidationError as error:
-        raise _renamed(invalid_from(error)) from None
+        problem = invalid_from(error)
+        problem.field = f"customer.{problem.field}"
+        raise problem from None
     return ShopifyOrder(order=order, shopify_customer_id=shopify_customer_id, customer=buyer)
 
 
@@ -105,8 +113,9 @@ _FIELD_NAMES = {
 def _renamed(error: InvalidInput) -> InvalidInput:
     """Name Shopify's fields (`line_items[0].price`), not ours, in a validation error."""
     field = error.field or ""
-    if field.startswith("items["):
+    if field == "items" or field.startswith("items["):
         field = "line_items" + field[len("items") :]
         field = field.replace(".name", ".title").replace(".unit_price", ".price")
+        field = field.replace(".category", ".product_type")
     error.field = _FIELD_NAMES.get(field, field)
     return error

@@ -1,0 +1,215 @@
+"""Chatwoot and Shopify webhooks through HTTP: identity, idempotency, signatures."""
+
+import base64
+import hashlib
+import hmac
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from api.app import create_app
+from engine.db import Database
+from engine.models import Customer, Message, Order
+from engine.settings import Settings
+
+Headers = dict[str, dict[str, str]]
+
+
+def chatwoot_event(
+    message_id: int = 118,
+    *,
+    message_type: str = "incoming",
+    private: bool = False,
+    identifier: str | None = None,
+    email: str | None = "jane@acme.test",
+) -> dict[str, Any]:
+    return {
+        "event": "message_created",
+        "id": message_id,
+        "content": "we brew with an AeroPress at the studio",
+        "created_at": "2021-07-23T18:02:48.000Z",
+        "message_type": message_type,
+        "content_type": "text",
+        "private": private,
+        "content_attributes": {},
+        "source_id": None,
+        "sender": {"id": 14, "name": "Jane Doe", "avatar": "", "type": "contact"},
+        "inbox": {"id": 1, "name": "Acme Support"},
+        "conversation": {
+            "id": 10,
+            "inbox_id": 1,
+            "channel": "Channel::WebWidget",
+            "status": "open",
+            "meta": {
+                "sender": {
+                    "id": 14,
+                    "name": "Jane Doe",
+                    "email": email,
+                    "identifier": identifier,
+                    "phone_number": None,
+                    "type": "contact",
+                },
+                "assignee": {"id": 1, "name": "John", "type": "user"},
+            },
+        },
+        "account": {"id": 1, "name": "Acme Inc"},
+    }
+
+
+def shopify_order(
+    order_id: int = 820982911946154508, email: str = "bo@example.com"
+) -> dict[str, Any]:
+    return {
+        "id": order_id,
+        "email": email,
+        "created_at": "2026-10-05T12:00:00-04:00",
+        "currency": "USD",
+        "total_price": "111.00",
+        "customer": {
+            "id": 115310627314723954,
+            "email": email,
+            "first_name": "Bo",
+            "email_marketing_consent": {"state": "subscribed"},
+        },
+        "line_items": [
+            {
+                "id": 1,
+                "variant_id": 11,
+                "product_id": 111,
+                "title": "Burr Grinder Pro",
+                "sku": "GRIND-PRO",
+                "quantity": 1,
+                "price": "99.00",
+                "vendor": "K&C",
+            },
+            {
+                "id": 2,
+                "variant_id": 22,
+                "product_id": 222,
+                "title": "Paper Filters 100pk",
+                "sku": "",
+                "quantity": 2,
+                "price": "6.00",
+                "vendor": "K&C",
+            },
+        ],
+    }
+
+
+def test_chatwoot_message_with_key_in_query(
+    client: TestClient, keys: dict[str, str], db: Database
+) -> None:
+    url = f"/v1/webhooks/chatwoot?key={keys['ingest']}"
+    first = client.post(url, json=chatwoot_event())
+    again = client.post(url, json=chatwoot_event())
+    assert first.status_code == 202 and again.json()["duplicate"] is True
+    assert first.json()["customer_id"] == "jane@acme.test"
+    assert first.json()["conversation_id"] == "chatwoot:1:10"
+    with db.read() as session:
+        message = session.scalars(select(Message)).one()
+    assert (message.role, message.message_id) == ("customer", "chatwoot:1:118")
+
+
+def test_chatwoot_roles_and_private_notes(client: TestClient, auth: Headers, db: Database) -> None:
+    url = "/v1/webhooks/chatwoot"
+    client.post(url, json=chatwoot_event(1, message_type="outgoing"), headers=auth["ingest"])
+    client.post(url, json=chatwoot_event(2, message_type="template"), headers=auth["ingest"])
+    note = client.post(
+        url, json=chatwoot_event(3, message_type="outgoing", private=True), headers=auth["ingest"]
+    )
+    assert note.status_code == 200 and "private" in note.json()["ignored"]
+    with db.read() as session:
+        roles = dict(session.execute(select(Message.message_id, Message.role)).all())
+    assert roles == {"chatwoot:1:1": "agent", "chatwoot:1:2": "bot"}
+
+
+def test_chatwoot_contact_identity(client: TestClient, auth: Headers, db: Database) -> None:
+    client.post(
+        "/v1/customers", json={"id": "cus_9", "email": "Jane@Acme.test"}, headers=auth["ingest"]
+    )
+    by_email = client.post("/v1/webhooks/chatwoot", json=chatwoot_event(1), headers=auth["ingest"])
+    assert by_email.json()["customer_id"] == "cus_9"
+    event = chatwoot_event(2, identifier="cus_9")
+    event["conversation"]["id"] = 10
+    by_identifier = client.post("/v1/webhooks/chatwoot", json=event, headers=auth["ingest"])
+    assert by_identifier.json()["customer_id"] == "cus_9"
+    anonymous = chatwoot_event(3, email=None)
+    anonymous["conversation"]["id"] = 11
+    assert (
+        client.post("/v1/webhooks/chatwoot", json=anonymous, headers=auth["ingest"]).json()[
+            "customer_id"
+        ]
+        == "chatwoot-contact:14"
+    )
+
+
+def test_chatwoot_unknown_message_type_is_422(client: TestClient, auth: Headers) -> None:
+    response = client.post(
+        "/v1/webhooks/chatwoot",
+        json=chatwoot_event(message_type="sideways"),
+        headers=auth["ingest"],
+    )
+    assert response.status_code == 422 and response.json()["error"]["field"] == "message_type"
+
+
+def test_webhooks_need_a_key(client: TestClient) -> None:
+    assert client.post("/v1/webhooks/chatwoot", json=chatwoot_event()).status_code == 401
+    assert client.post("/v1/webhooks/shopify/orders", json=shopify_order()).status_code == 401
+
+
+def test_shopify_order_unsigned_when_no_secret(
+    client: TestClient, auth: Headers, db: Database
+) -> None:
+    first = client.post("/v1/webhooks/shopify/orders", json=shopify_order(), headers=auth["ingest"])
+    again = client.post("/v1/webhooks/shopify/orders", json=shopify_order(), headers=auth["ingest"])
+    assert first.status_code == 201 and again.status_code == 200
+    assert first.json()["customer_id"] == "shopify:115310627314723954"
+    with db.read() as session:
+        order = session.scalars(select(Order)).one()
+        assert [i.sku for i in order.items] == ["GRIND-PRO", "shopify-variant:22"]
+        customer = session.get(Customer, "shopify:115310627314723954")
+        assert customer is not None and customer.marketing_consent is True
+
+
+def test_shopify_order_joins_known_customer_by_email(client: TestClient, auth: Headers) -> None:
+    client.post(
+        "/v1/customers", json={"id": "cus_1", "email": "bo@example.com"}, headers=auth["ingest"]
+    )
+    response = client.post(
+        "/v1/webhooks/shopify/orders", json=shopify_order(), headers=auth["ingest"]
+    )
+    assert response.json()["customer_id"] == "cus_1"
+
+
+@pytest.fixture
+def signed_client(settings: Settings, db: Database) -> Iterator[TestClient]:
+    with TestClient(
+        create_app(settings.model_copy(update={"shopify_webhook_secret": "s3cret"}))
+    ) as c:
+        yield c
+
+
+def test_shopify_signature_is_verified_when_secret_set(
+    signed_client: TestClient, auth: Headers
+) -> None:
+    body = json.dumps(shopify_order()).encode()
+    good = base64.b64encode(hmac.new(b"s3cret", body, hashlib.sha256).digest()).decode()
+    headers = {**auth["ingest"], "content-type": "application/json"}
+    unsigned = signed_client.post("/v1/webhooks/shopify/orders", content=body, headers=headers)
+    assert unsigned.status_code == 401 and unsigned.json()["error"]["code"] == "bad_signature"
+    forged = signed_client.post(
+        "/v1/webhooks/shopify/orders",
+        content=body,
+        headers={**headers, "X-Shopify-Hmac-Sha256": base64.b64encode(b"x" * 32).decode()},
+    )
+    assert forged.status_code == 401
+    signed = signed_client.post(
+        "/v1/webhooks/shopify/orders",
+        content=body,
+        headers={**headers, "X-Shopify-Hmac-Sha256": good},
+    )
+    assert signed.status_code == 201

@@ -1,0 +1,75 @@
+"""Shared fixtures: a fresh database per test on SQLite, and on PostgreSQL when configured."""
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+
+from api.app import create_app
+from engine.apikeys import create_key
+from engine.db import Database
+from engine.settings import Settings, normalize_database_url
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
+
+
+def reset_postgres(url: str) -> None:
+    """Drop everything in the test database's public schema."""
+    engine = create_engine(normalize_database_url(url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings for a fresh store: SQLite in a temporary home, or a wiped PostgreSQL."""
+    database_url = None
+    if request.param == "postgresql":
+        assert TEST_DATABASE_URL
+        reset_postgres(TEST_DATABASE_URL)
+        database_url = TEST_DATABASE_URL
+    return Settings(
+        personalize_home=tmp_path / "home",
+        database_url=database_url,
+        qdrant_url=None,
+        anthropic_api_key=None,
+        shopify_webhook_secret=None,
+    )
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Database]:
+    """A migrated database."""
+    database = Database(settings)
+    database.migrate()
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def keys(db: Database) -> dict[str, str]:
+    """One API key per scope, by scope name."""
+    made = {}
+    with db.write() as session:
+        for scope in ("ingest", "marketer", "admin"):
+            made[scope] = create_key(session, name=f"test-{scope}", scopes=[scope])[1]
+    return made
+
+
+@pytest.fixture
+def client(settings: Settings, db: Database) -> Iterator[TestClient]:
+    """The API in-process, on the same store as `db`."""
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def auth(keys: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Authorization headers per scope: `auth["ingest"]`."""
+    return {scope: {"Authorization": f"Bearer {key}"} for scope, key in keys.items()}
