@@ -9,6 +9,7 @@ from api.auth import KeyVerifier
 from api.errors import install_error_handlers
 from api.middleware import BodyGuard
 from api.routes import ingest, status, webhooks
+from chat_ingest.writer import MessageWriter
 from engine.db import Database
 from engine.settings import Settings
 
@@ -24,9 +25,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.db = db
         app.state.keys = KeyVerifier(db)
+        app.state.writer = MessageWriter(db)
+        app.state.writer.start()
         try:
             yield
         finally:
+            await app.state.writer.close()
             db.dispose()
 
     app = FastAPI(

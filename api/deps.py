@@ -7,6 +7,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import KeyVerifier
+from chat_ingest.writer import MessageWriter
 from engine.apikeys import KeyIdentity
 from engine.db import Database
 from engine.settings import Settings
@@ -14,19 +15,26 @@ from engine.settings import Settings
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer KEY`.")
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     """The app's database."""
     db: Database = request.app.state.db
     return db
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     """The app's settings."""
     settings: Settings = request.app.state.settings
     return settings
 
 
+async def get_writer(request: Request) -> MessageWriter:
+    """The app's group-commit writer for streamed messages."""
+    writer: MessageWriter = request.app.state.writer
+    return writer
+
+
 DatabaseDep = Annotated[Database, Depends(get_db)]
+WriterDep = Annotated[MessageWriter, Depends(get_writer)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 

@@ -3,8 +3,11 @@
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from chat_ingest.schemas import (
@@ -16,7 +19,16 @@ from chat_ingest.schemas import (
 )
 from engine.db import insert_ignoring_conflicts
 from engine.errors import ConflictError
-from engine.models import Conversation, Customer, Message, Order, OrderItem, Product, utcnow
+from engine.models import (
+    Base,
+    Conversation,
+    Customer,
+    Message,
+    Order,
+    OrderItem,
+    Product,
+    utcnow,
+)
 
 CENT = Decimal("0.01")
 
@@ -164,21 +176,11 @@ def _ensure_conversation(
 def _insert_message(
     session: Session, *, message: MessageCreate, conversation_id: str, customer_id: str
 ) -> StoredMessage:
-    """Insert one message unless its id is known; agent and bot turns skip the queue."""
+    """Insert one message unless its id is known."""
     added = insert_ignoring_conflicts(
         session,
         Message.__table__,
-        {
-            "message_id": message.id,
-            "conversation_id": conversation_id,
-            "customer_id": customer_id,
-            "role": message.role,
-            "text": message.text,
-            "sent_at": message.sent_at,
-            "state": "pending" if message.role == "customer" else "skipped",
-            "attempts": 0,
-            "received_at": utcnow(),
-        },
+        _message_row(message, conversation_id, customer_id, utcnow()),
         key=["message_id"],
     )
     row = session.execute(
@@ -197,25 +199,140 @@ def _insert_message(
 
 def store_message(session: Session, *, event: MessageEvent) -> StoredMessage:
     """Store one streamed message; the same message id again is a no-op."""
-    ensure_customer(
-        session,
-        customer_id=event.customer.id,
-        email=event.customer.email,
-        first_name=event.customer.first_name,
+    result = store_messages(session, events=[event])[0]
+    if isinstance(result, ConflictError):
+        raise result
+    return result
+
+
+def store_messages(
+    session: Session, *, events: list[MessageEvent]
+) -> list[StoredMessage | ConflictError]:
+    """Store a batch of streamed messages with a few set-wise statements (group commit).
+
+    Returns, per event, what became of it; an event whose conversation belongs to another
+    customer gets a ConflictError and stores nothing of its own.
+    """
+    if not events:
+        return []
+    now = utcnow()
+    customers: dict[str, dict[str, Any]] = {}
+    conversations: dict[str, dict[str, Any]] = {}
+    for event in events:
+        ref = event.customer
+        known = customers.setdefault(
+            ref.id,
+            {
+                "id": ref.id,
+                "email": None,
+                "first_name": None,
+                "marketing_consent": False,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
+        known["email"] = known["email"] or ref.email
+        known["first_name"] = known["first_name"] or ref.first_name
+        conversations.setdefault(
+            event.conversation_id,
+            {
+                "id": event.conversation_id,
+                "customer_id": ref.id,
+                "source": event.source,
+                "started_at": event.message.sent_at,
+                "created_at": now,
+            },
+        )
+    session.execute(_insert_ignoring(session, Customer, ["id"]), list(customers.values()))
+    for column in ("email", "first_name"):
+        rows = [{"cid": c["id"], "value": c[column]} for c in customers.values() if c[column]]
+        if rows:
+            session.execute(_FILL_BLANK[column], rows)
+    session.execute(_insert_ignoring(session, Conversation, ["id"]), list(conversations.values()))
+    owners = dict(
+        session.execute(
+            select(Conversation.id, Conversation.customer_id).where(
+                Conversation.id.in_(conversations)
+            )
+        ).all()
     )
-    _ensure_conversation(
-        session,
-        conversation_id=event.conversation_id,
-        customer_id=event.customer.id,
-        source=event.source,
-        started_at=event.message.sent_at,
-    )
-    return _insert_message(
-        session,
-        message=event.message,
-        conversation_id=event.conversation_id,
-        customer_id=event.customer.id,
-    )
+    accepted = [e for e in events if owners.get(e.conversation_id) == e.customer.id]
+    inserted: set[str] = set()
+    if accepted:
+        rows = [_message_row(e.message, e.conversation_id, e.customer.id, now) for e in accepted]
+        unique_rows = list({row["message_id"]: row for row in reversed(rows)}.values())
+        stmt = _insert_ignoring(session, Message, ["message_id"]).returning(
+            cast(Table, Message.__table__).c.message_id
+        )
+        inserted = set(session.scalars(stmt, unique_rows))
+    stored = {
+        row.message_id: row
+        for row in session.execute(
+            select(
+                Message.id, Message.message_id, Message.conversation_id, Message.customer_id
+            ).where(Message.message_id.in_({e.message.id for e in accepted}))
+        )
+    }
+    results: list[StoredMessage | ConflictError] = []
+    reported: set[str] = set()
+    for event in events:
+        if owners.get(event.conversation_id) != event.customer.id:
+            results.append(
+                ConflictError(
+                    f"conversation {event.conversation_id!r} belongs to another customer",
+                    field="conversation_id",
+                )
+            )
+            continue
+        row = stored[event.message.id]
+        # Within one batch, only the first copy of a message id is the new one.
+        new = event.message.id in inserted and event.message.id not in reported
+        reported.add(event.message.id)
+        results.append(
+            StoredMessage(
+                id=row.id,
+                message_id=row.message_id,
+                conversation_id=row.conversation_id,
+                customer_id=row.customer_id,
+                duplicate=not new,
+            )
+        )
+    return results
+
+
+_CUSTOMERS = cast(Table, Customer.__table__)
+# Core (not ORM) statements: executemany over plain rows, no objects to keep in sync.
+_FILL_BLANK = {
+    column: update(_CUSTOMERS)
+    .where(_CUSTOMERS.c.id == bindparam("cid"), _CUSTOMERS.c[column].is_(None))
+    .values({column: bindparam("value")})
+    for column in ("email", "first_name")
+}
+
+
+def _insert_ignoring(session: Session, model: type[Base], key: list[str]) -> Any:
+    """An INSERT for executemany that skips rows whose `key` already exists."""
+    table = cast(Table, model.__table__)
+    if session.get_bind().dialect.name == "postgresql":
+        return pg_insert(table).on_conflict_do_nothing(index_elements=key)
+    return sqlite_insert(table).on_conflict_do_nothing(index_elements=key)
+
+
+def _message_row(
+    message: MessageCreate, conversation_id: str, customer_id: str, now: datetime
+) -> dict[str, Any]:
+    """The row of a new message; agent and bot turns skip the processing queue."""
+    return {
+        "message_id": message.id,
+        "conversation_id": conversation_id,
+        "customer_id": customer_id,
+        "role": message.role,
+        "text": message.text,
+        "sent_at": message.sent_at,
+        "state": "pending" if message.role == "customer" else "skipped",
+        "attempts": 0,
+        "received_at": now,
+    }
 
 
 def store_transcript(session: Session, *, transcript: TranscriptCreate) -> StoredTranscript:

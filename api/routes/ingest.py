@@ -4,20 +4,21 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import DatabaseDep, IngestKey
+from api.deps import DatabaseDep, IngestKey, WriterDep
 from api.schemas import CustomerAccepted, MessageAccepted, OrderAccepted, TranscriptAccepted
 from chat_ingest.schemas import CustomerCreate, MessageEvent, OrderCreate, TranscriptCreate
-from chat_ingest.service import store_message, store_order, store_transcript, upsert_customer
+from chat_ingest.service import store_order, store_transcript, upsert_customer
 
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
 
 @router.post("/messages", status_code=status.HTTP_202_ACCEPTED, response_model=MessageAccepted)
-def post_message(event: MessageEvent, db: DatabaseDep, _: IngestKey) -> MessageAccepted:
-    """One message as a chat widget streams it; the same message id again is stored once."""
-    with db.write() as session:
-        stored = store_message(session, event=event)
-    return MessageAccepted(**asdict(stored))
+async def post_message(event: MessageEvent, writer: WriterDep, _: IngestKey) -> MessageAccepted:
+    """One message as a chat widget streams it; the same message id again is stored once.
+
+    The answer comes after the message is committed (group commit with concurrent requests).
+    """
+    return MessageAccepted(**asdict(await writer.store(event)))
 
 
 @router.post(

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from chat_ingest.schemas import CustomerCreate, MessageEvent, OrderCreate, TranscriptCreate
 from chat_ingest.service import (
     store_message,
+    store_messages,
     store_order,
     store_transcript,
     upsert_customer,
@@ -232,3 +233,22 @@ def test_message_fills_only_missing_customer_fields(db: Database) -> None:
         customer = session.get(Customer, "u1")
     assert customer is not None
     assert customer.email == "own@example.com" and customer.first_name == "Ana"
+
+
+def test_batch_reports_each_message_on_its_own(db: Database) -> None:
+    with db.write() as session:
+        store_message(session, event=event("old", conversation="theirs", customer="u7"))
+    batch = [
+        event("b1"),
+        event("b2"),
+        event("b1"),  # the same message twice in one batch
+        event("old", conversation="theirs", customer="u7"),  # already stored
+        event("x", conversation="theirs", customer="u1"),  # someone else's conversation
+    ]
+    with db.write() as session:
+        results = store_messages(session, events=batch)
+    assert [getattr(r, "duplicate", None) for r in results] == [False, False, True, True, None]
+    assert isinstance(results[4], ConflictError)
+    assert results[0].id == results[2].id  # type: ignore[union-attr]
+    with db.read() as session:
+        assert set(session.scalars(select(Message.message_id))) == {"old", "b1", "b2"}
