@@ -41,7 +41,8 @@ class SentenceTransformerEncoder:
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 
-        transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every start
+        # No "Loading weights" bar on every start.
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
         path = Path(model) if model else bundled_model_path()
         if not path.exists():
             raise EmbeddingError(
