@@ -1,5 +1,6 @@
 """The FastAPI application: heavy objects built once in the lifespan, routes thin."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -8,30 +9,48 @@ from fastapi import FastAPI
 from api.auth import KeyVerifier
 from api.errors import install_error_handlers
 from api.middleware import BodyGuard
-from api.routes import ingest, status, webhooks
+from api.routes import ingest, intents, search, status, webhooks
 from chat_ingest.writer import MessageWriter
-from engine.db import Database
+from engine.runtime import BackgroundWorker, Services, build_services
 from engine.settings import Settings
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the API for these settings (read from the environment when not given)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    services: Services | None = None,
+    run_worker: bool = True,
+) -> FastAPI:
+    """Build the API for these settings (read from the environment when not given).
+
+    The heavy parts are built in the lifespan unless `services` are handed in (tests share
+    one encoder); `run_worker` runs the pipeline in this process, as the embedded default does.
+    """
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings)
-        db.migrate()
+        if services is not None:
+            built = services
+        else:
+            built = await asyncio.to_thread(build_services, settings)
+        worker = BackgroundWorker(built.pipeline()) if run_worker else None
         app.state.settings = settings
-        app.state.db = db
-        app.state.keys = KeyVerifier(db)
-        app.state.writer = MessageWriter(db)
+        app.state.services = built
+        app.state.db = built.db
+        app.state.keys = KeyVerifier(built.db)
+        app.state.writer = MessageWriter(built.db, on_stored=worker.wake if worker else None)
         app.state.writer.start()
+        if worker:
+            worker.start()
         try:
             yield
         finally:
             await app.state.writer.close()
-            db.dispose()
+            if worker:
+                worker.stop()
+            if services is None:  # what we built, we close; what was handed in, the caller does
+                built.close()
 
     app = FastAPI(
         title="personalize",
@@ -41,6 +60,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodyGuard)
-    for module in (ingest, webhooks, status):
+    for module in (ingest, webhooks, search, intents, status):
         app.include_router(module.router)
     return app

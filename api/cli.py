@@ -1,6 +1,8 @@
 """The `personalize` command line."""
 
 import json
+from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from api.output import print_matches
 from chat_ingest.jsonl import ImportSummary, Kind, count_lines, import_file
 from engine.apikeys import SCOPES, create_key, list_keys, revoke_key
 from engine.db import Database
@@ -49,9 +52,13 @@ def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
-def run_import(kind: Kind, path: Path, *, as_json: bool, settings: Settings | None = None) -> None:
-    """Import a file, print the summary, exit 1 if any line was rejected."""
-    db = open_database(settings or Settings())
+def run_import(
+    kind: Kind, path: Path, *, as_json: bool, wait: bool = False, settings: Settings | None = None
+) -> None:
+    """Import a file, print the summary (after processing its messages, when `wait`), and
+    exit 1 if any line was rejected."""
+    settings = settings or Settings()
+    db = open_database(settings)
     try:
         lines = count_lines(path)
         if lines > PROGRESS_MIN_LINES and not as_json:
@@ -71,6 +78,8 @@ def run_import(kind: Kind, path: Path, *, as_json: bool, settings: Settings | No
                 )
         else:
             summary = import_file(db, path=path, kind=kind)
+        if wait:
+            process_backlog(settings, db=db, show_progress=not as_json)
     finally:
         db.dispose()
     report_import(kind, path, summary, as_json=as_json)
@@ -119,9 +128,44 @@ def import_orders(file: InputFile, as_json: JsonFlag = False) -> None:
 
 
 @app.command("ingest")
-def ingest(file: InputFile, as_json: JsonFlag = False) -> None:
-    """Ingest chat transcripts (JSON Lines: conversation_id, customer_id, source, messages)."""
-    run_import("transcripts", file, as_json=as_json)
+def ingest(
+    file: InputFile,
+    as_json: JsonFlag = False,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Store only; leave processing to a worker.")
+    ] = False,
+) -> None:
+    """Ingest chat transcripts, then process their customer messages (unless --no-wait)."""
+    run_import("transcripts", file, as_json=as_json, wait=not no_wait)
+
+
+def process_backlog(settings: Settings, *, db: Database, show_progress: bool) -> int:
+    """Run the pipeline in this process until no customer message is waiting."""
+    from engine.runtime import build_services
+
+    with db.read() as session:
+        waiting = read_status(session).backlog
+    if not waiting:
+        return 0
+    with err_console.status("loading the encoder and the intent model"):
+        services = build_services(settings, db=db)
+    try:
+        pipeline = services.pipeline()
+        if not show_progress:
+            return pipeline.run_until_idle()
+        with Progress(
+            TextColumn("processing messages"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+        ) as progress:
+            task = progress.add_task("processing", total=waiting)
+            return pipeline.run_until_idle(
+                on_progress=lambda n: progress.update(task, completed=min(n, waiting))
+            )
+    finally:
+        services.store.close()
 
 
 @app.command()
@@ -255,11 +299,147 @@ def demo(
     """Load the bundled sample business into a fresh home and show what it holds."""
     from api.demo import print_demo, run_demo
 
-    result = run_demo(home=home or Settings().personalize_home / "demo")
+    with err_console.status("starting") as spinner:
+        result = run_demo(
+            home=home or Settings().personalize_home / "demo",
+            on_step=lambda text: spinner.update(text),
+        )
     if as_json:
         print_json(result.as_dict())
     else:
         print_demo(console, result)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Drain the backlog, then exit.")] = False,
+    batch_size: Annotated[int, typer.Option(help="Messages per batch.")] = 64,
+) -> None:
+    """Run a pipeline worker: embed, index and classify customer messages as they arrive."""
+    import contextlib
+    import logging
+    import signal
+    import threading
+
+    from engine.runtime import BackgroundWorker, build_services
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = Settings()
+    with err_console.status("loading the encoder and the intent model"):
+        services = build_services(settings)
+    try:
+        pipeline = services.pipeline(batch_size=batch_size)
+        if once:
+            done = pipeline.run_until_idle()
+            console.print(f"processed {done} messages")
+            return
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        background = BackgroundWorker(pipeline)
+        background.start()
+        err_console.print("worker running; Ctrl-C to stop")
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+        background.stop()
+    finally:
+        services.close()
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What customers ask about.")],
+    since: Annotated[
+        datetime | None, typer.Option(help="Only messages sent on or after (ISO date).")
+    ] = None,
+    until: Annotated[datetime | None, typer.Option(help="Only messages sent before.")] = None,
+    limit: Annotated[int, typer.Option(help="Most customers to return.")] = 20,
+    as_json: JsonFlag = False,
+) -> None:
+    """Customers asking about something, each with a score and their own words as evidence."""
+    from engine.runtime import build_services
+    from engine.search import search_customers
+
+    services = build_services(Settings())
+    try:
+        with services.db.read() as session:
+            matches = search_customers(
+                session,
+                query=query,
+                encoder=services.encoder,
+                store=services.store,
+                since=_aware(since),
+                until=_aware(until),
+                limit=limit,
+            )
+    finally:
+        services.close()
+    if as_json:
+        print_json({"query": query, "customers": [asdict(m) for m in matches]})
+        return
+    print_matches(console, query, matches)
+
+
+@app.command()
+def intents(as_json: JsonFlag = False) -> None:
+    """Built-in intents and trackers, with how many messages and customers carry each."""
+    from engine.intents import list_intents
+
+    db = open_database(Settings())
+    try:
+        with db.read() as session:
+            rows = list_intents(session)
+    finally:
+        db.dispose()
+    if as_json:
+        print_json([asdict(r) for r in rows])
+        return
+    table = Table("intent", "kind", "messages", "customers", title="Intents")
+    for row in sorted(rows, key=lambda r: -r.customers):
+        table.add_row(row.name, row.kind, str(row.messages), str(row.customers))
+    console.print(table)
+
+
+eval_app = typer.Typer(no_args_is_help=True, help="Measure the models on labelled data.")
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("intents")
+def eval_intents(
+    train: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="CSV text,category.")],
+    test: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="CSV text,category.")],
+    shots: Annotated[
+        int | None, typer.Option(help="Examples per label (default: all).", min=1)
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed for sampling the shots.")] = 0,
+    as_json: JsonFlag = False,
+) -> None:
+    """Few-shot intent accuracy and macro-F1 on a labelled set."""
+    from engine.intent_eval import evaluate
+
+    from engine.errors import EngineError as _EngineError
+    from engine.runtime import load_encoder
+
+    with err_console.status("loading the encoder"):
+        encoder = load_encoder(Settings())
+    try:
+        result = evaluate(train_csv=train, test_csv=test, shots=shots, seed=seed, encoder=encoder)
+    except _EngineError as error:
+        err_console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(code=2) from None
+    data = asdict(result)
+    data.pop("labels", None)
+    if as_json:
+        print_json(data)
+        return
+    for key, value in data.items():
+        console.print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """Dates typed on the command line without a zone are taken as UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
 
 
 def main() -> None:

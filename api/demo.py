@@ -1,7 +1,8 @@
 """The main job on the embedded default: load the bundled sample business and show it."""
 
 import shutil
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,13 +12,18 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 import engine
+from api.output import print_matches
 from chat_ingest.jsonl import ImportSummary, Kind, import_file
 from engine.db import Database
+from engine.intents import IntentCount, list_intents
 from engine.models import Customer, Message, Order, OrderItem
+from engine.runtime import build_services
+from engine.search import CustomerMatch, search_customers
 from engine.settings import Settings
 from engine.status import Status, read_status
 
 SAMPLE_DIR = Path(engine.__file__).parent / "sample"
+DEMO_QUERY = "customers whose grinder is broken or noisy"
 SAMPLE_FILES: tuple[tuple[Kind, str], ...] = (
     ("customers", "customers.jsonl"),
     ("orders", "orders.jsonl"),
@@ -36,6 +42,10 @@ class DemoResult:
     revenue: dict[str, Decimal]
     top_products: list[tuple[str, int]]
     excerpt: list[tuple[str, str]] = field(default_factory=list)
+    processed: int = 0
+    intents: list[IntentCount] = field(default_factory=list)
+    query: str = DEMO_QUERY
+    matches: list[CustomerMatch] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The result as plain JSON-ready data."""
@@ -54,22 +64,41 @@ class DemoResult:
             "revenue": {currency: str(total) for currency, total in self.revenue.items()},
             "top_products": [{"name": n, "units": u} for n, u in self.top_products],
             "excerpt": [{"role": r, "text": t} for r, t in self.excerpt],
+            "processed": self.processed,
+            "intents": [asdict(i) for i in self.intents],
+            "search": {"query": self.query, "customers": [asdict(m) for m in self.matches]},
         }
 
 
-def run_demo(*, home: Path) -> DemoResult:
-    """Wipe `home`, load the sample business into it (SQLite, embedded), and summarize."""
+def run_demo(*, home: Path, on_step: Callable[[str], None] | None = None) -> DemoResult:
+    """Wipe `home`, load the sample business into it (embedded default), process its
+    messages, and summarize: what it holds, its top intents, and one search with quotes."""
+    step = on_step or (lambda _: None)
     if home.exists():
         shutil.rmtree(home)
-    # The demo always runs on the embedded default, whatever DATABASE_URL says.
+    # The demo always runs on the embedded default, whatever DATABASE_URL or QDRANT_URL say.
     settings = Settings(personalize_home=home, database_url=None, qdrant_url=None)
     db = Database(settings)
+    db.migrate()
+    step("loading the encoder and the intent model")
+    services = build_services(settings, db=db)
     try:
-        db.migrate()
+        step("importing the sample business")
         imports: dict[str, ImportSummary] = {
             kind: import_file(db, path=SAMPLE_DIR / name, kind=kind) for kind, name in SAMPLE_FILES
         }
+        step("processing customer messages")
+        processed = services.pipeline().run_until_idle()
         with db.read() as session:
+            intents = [i for i in list_intents(session) if i.customers]
+            intents.sort(key=lambda i: (-i.customers, -i.messages))
+            matches = search_customers(
+                session,
+                query=DEMO_QUERY,
+                encoder=services.encoder,
+                store=services.store,
+                limit=5,
+            )
             status = read_status(session)
             consenting = session.scalar(
                 select(func.count()).select_from(Customer).where(Customer.marketing_consent)
@@ -86,17 +115,20 @@ def run_demo(*, home: Path) -> DemoResult:
                 .order_by(units.desc())
                 .limit(5)
             ).all()
-            first_conversation = session.scalar(
-                select(Message.conversation_id).order_by(Message.sent_at).limit(1)
+            # The conversation behind the top answer, to show a quote in its chat.
+            shown = (
+                matches[0].evidence[0].conversation_id
+                if matches and matches[0].evidence
+                else session.scalar(select(Message.conversation_id).limit(1))
             )
             excerpt = session.execute(
                 select(Message.role, Message.text)
-                .where(Message.conversation_id == first_conversation)
+                .where(Message.conversation_id == shown)
                 .order_by(Message.sent_at, Message.id)
                 .limit(6)
             ).all()
     finally:
-        db.dispose()
+        services.close()
     return DemoResult(
         home=home,
         imports=imports,
@@ -105,6 +137,9 @@ def run_demo(*, home: Path) -> DemoResult:
         revenue={c: Decimal(t) for c, t in revenue.items()},
         top_products=[(name, int(n)) for name, n in top],
         excerpt=list(excerpt),
+        processed=processed,
+        intents=intents,
+        matches=matches,
     )
 
 
@@ -125,15 +160,23 @@ def print_demo(console: Console, result: DemoResult) -> None:
     console.print(
         "Revenue: " + ", ".join(f"{total:,.2f} {cur}" for cur, total in result.revenue.items())
     )
-    top = Table("product", "units sold", title="Top products")
+    products = Table("product", "units sold", title="Top products")
     for name, units in result.top_products:
-        top.add_row(name, str(units))
-    console.print(top)
-    console.print("[bold]The first conversation on record:[/]")
+        products.add_row(name, str(units))
+    console.print(products)
+    console.print(
+        f"\nProcessed {result.processed} customer messages (agent and bot turns are never "
+        "embedded): PII redacted, split into sentences, embedded, indexed, intents found."
+    )
+    intents = Table("intent", "customers", "messages", title="Top intents")
+    for intent in result.intents[:8]:
+        intents.add_row(intent.name, str(intent.customers), str(intent.messages))
+    console.print(intents)
+    print_matches(console, result.query, result.matches)
+    console.print("[bold]The chat behind the top answer (bot, agent and customer turns):[/]")
     for role, text in result.excerpt:
         console.print(f"  [cyan]{role:>8}[/]: {text}", highlight=False)
     console.print(
-        f"\n{status.backlog} customer messages are queued for processing. "
-        f"The demo's data is in {result.home}; explore it with "
-        f"`PERSONALIZE_HOME={result.home} personalize status`."
+        f"\nThe demo's data is in {result.home}; explore it with "
+        f'`PERSONALIZE_HOME={result.home} personalize search "..."`.'
     )

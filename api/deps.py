@@ -10,6 +10,7 @@ from api.auth import KeyVerifier
 from chat_ingest.writer import MessageWriter
 from engine.apikeys import KeyIdentity
 from engine.db import Database
+from engine.runtime import Services
 from engine.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer KEY`.")
@@ -33,7 +34,14 @@ async def get_writer(request: Request) -> MessageWriter:
     return writer
 
 
+async def get_services(request: Request) -> Services:
+    """The app's encoder, vector store, intent model and database."""
+    services: Services = request.app.state.services
+    return services
+
+
 DatabaseDep = Annotated[Database, Depends(get_db)]
+ServicesDep = Annotated[Services, Depends(get_services)]
 WriterDep = Annotated[MessageWriter, Depends(get_writer)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

@@ -7,10 +7,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from chat_ingest.errors import InvalidInput, SignatureError
 from chat_ingest.schemas import field_path
-from engine.apikeys import InvalidScope
-from engine.errors import ConflictError, EngineError, NotFoundError
+from engine.errors import EngineError
 
 _STATUS_CODES = {
     400: "bad_request",
@@ -44,6 +42,16 @@ def error_response(
     return JSONResponse(error_body(code, message, field=field, **extra), status_code=status)
 
 
+# Our exceptions carry a code; the code decides the HTTP status.
+_ENGINE_STATUS = {
+    "invalid": 422,
+    "invalid_scope": 422,
+    "not_found": 404,
+    "conflict": 409,
+    "bad_signature": 401,
+}
+
+
 def _describe(error: dict[str, Any]) -> dict[str, str]:
     """One validation problem as {field, message}; a JSON syntax error is about the body."""
     if error.get("type") == "json_invalid":
@@ -72,15 +80,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(EngineError)
     async def _engine(_: Request, exc: EngineError) -> JSONResponse:
-        status = 500
-        field = getattr(exc, "field", None)
         message = getattr(exc, "message", None) or str(exc)
-        if isinstance(exc, InvalidInput | InvalidScope):
-            status = 422
-        elif isinstance(exc, NotFoundError):
-            status = 404
-        elif isinstance(exc, ConflictError):
-            status = 409
-        elif isinstance(exc, SignatureError):
-            status = 401
-        return error_response(status, exc.code, message, field=field)
+        status = _ENGINE_STATUS.get(exc.code, 500)
+        return error_response(status, exc.code, message, field=getattr(exc, "field", None))

@@ -1,6 +1,9 @@
 """Response shapes of the HTTP API (tables never leak out)."""
 
-from pydantic import BaseModel
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, Field
 
 
 class MessageAccepted(BaseModel):
@@ -54,3 +57,71 @@ class StatusRead(BaseModel):
     products: int
     backlog: int
     failed: int
+
+
+class EvidenceRead(BaseModel):
+    """A sentence the customer wrote (PII redacted) that matches the query."""
+
+    text: str
+    score: float
+    message_id: str
+    conversation_id: str
+    sent_at: datetime
+
+
+class CustomerMatchRead(BaseModel):
+    """A customer asking about the query, with their own words as evidence."""
+
+    customer_id: str
+    first_name: str | None
+    score: float
+    matches: int
+    evidence: list[EvidenceRead]
+
+
+class SearchRead(BaseModel):
+    """The answer to "which customers are asking about X?"."""
+
+    query: str
+    customers: list[CustomerMatchRead]
+
+
+class IntentRead(BaseModel):
+    """A built-in intent or a tracker, with how many messages and customers carry it."""
+
+    name: str
+    kind: str
+    description: str
+    messages: int
+    customers: int
+
+
+class IntentCustomerRead(BaseModel):
+    """A customer who expressed an intent: how often, and when last."""
+
+    customer_id: str
+    first_name: str | None
+    count: int
+    last_asked: datetime
+    best_score: float
+
+
+class TrackerCreate(BaseModel):
+    """A custom intent: a name, what it means, and example phrases customers would write."""
+
+    name: str = Field(min_length=2, max_length=64, pattern=r"^[a-z][a-z0-9_]+$")
+    description: str = Field(min_length=1, max_length=1000)
+    examples: list[Annotated[str, Field(min_length=1, max_length=500)]] = Field(
+        min_length=1, max_length=50
+    )
+    threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+
+
+class TrackerRead(BaseModel):
+    """A tracker as stored, with how many existing messages matched when it was created."""
+
+    name: str
+    description: str
+    examples: list[str]
+    threshold: float
+    matched_messages: int

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from chat_ingest.schemas import MessageEvent
 from chat_ingest.service import StoredMessage, store_message, store_messages
@@ -25,8 +26,15 @@ class MessageWriter:
     A database across a network is written from a worker thread, so the loop never waits on it.
     """
 
-    def __init__(self, db: Database, *, max_batch: int = 256) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_batch: int = 256,
+        on_stored: Callable[[], None] | None = None,
+    ) -> None:
         self._db = db
+        self._on_stored = on_stored
         self._max_batch = max_batch
         self._pending: list[Pending] = []
         self._wake = asyncio.Event()
@@ -72,6 +80,8 @@ class MessageWriter:
             outcomes = self._write(events)
         else:
             outcomes = await asyncio.to_thread(self._write, events)
+        if self._on_stored:  # tell the pipeline there is work, without waiting for its poll
+            self._on_stored()
         for (_, future), outcome in zip(batch, outcomes, strict=True):
             if future.done():  # the request went away
                 continue

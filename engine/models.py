@@ -8,6 +8,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -15,14 +16,16 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 MESSAGE_ROLES = ("customer", "agent", "bot")
-# A message's place in the processing queue: customer turns wait as `pending`;
+# A message's place in the processing queue: customer turns wait as `pending`, a worker
+# `claimed` them (with a lease), then `processed` (or `failed` after repeated errors);
 # agent and bot turns are stored for context and never processed (`skipped`).
-MESSAGE_STATES = ("pending", "processed", "skipped", "failed")
+MESSAGE_STATES = ("pending", "claimed", "processed", "skipped", "failed")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -111,7 +114,10 @@ class Message(Base):
     sent_at: Mapped[datetime] = mapped_column(index=True)
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_at: Mapped[datetime | None]
     processed_at: Mapped[datetime | None]
+    # The text with PII replaced by placeholders: what quotes and evidence show.
+    redacted_text: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
@@ -180,3 +186,37 @@ class ApiKey(Base):
     scopes: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     revoked_at: Mapped[datetime | None]
+
+
+class MessageIntent(Base):
+    """An intent found in a customer message (built-in or a tracker), with its score."""
+
+    __tablename__ = "message_intents"
+    __table_args__ = (
+        UniqueConstraint("message_id", "intent", name="uq_message_intents_message_intent"),
+        Index("ix_message_intents_intent_customer", "intent", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    intent: Mapped[str] = mapped_column(String(100))
+    score: Mapped[float] = mapped_column(Float)
+    sent_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(16))  # "builtin" or "tracker"
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Tracker(Base):
+    """A custom intent a marketer defined by a description and example phrases."""
+
+    __tablename__ = "trackers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text)
+    examples: Mapped[list[str]] = mapped_column(JSON)
+    threshold: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

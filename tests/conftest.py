@@ -9,8 +9,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from api.app import create_app
+from embeddings.encoder import Encoder, SentenceTransformerEncoder
+from embeddings.store import EdgeStore
 from engine.apikeys import create_key
 from engine.db import Database
+from engine.intents import build_intent_model
+from engine.pipeline import IntentModel
+from engine.runtime import Services
 from engine.settings import Settings, normalize_database_url
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -62,10 +67,37 @@ def keys(db: Database) -> dict[str, str]:
     return made
 
 
+@pytest.fixture(scope="session")
+def encoder() -> Encoder:
+    """The real bundled encoder, loaded once per test session."""
+    return SentenceTransformerEncoder()
+
+
+@pytest.fixture(scope="session")
+def intent_model(encoder: Encoder) -> IntentModel:
+    """The built-in taxonomy's classifier, fitted once per test session."""
+    return build_intent_model(encoder)
+
+
 @pytest.fixture
-def client(settings: Settings, db: Database) -> Iterator[TestClient]:
-    """The API in-process, on the same store as `db`."""
-    with TestClient(create_app(settings)) as test_client:
+def services(
+    settings: Settings, db: Database, encoder: Encoder, intent_model: IntentModel
+) -> Iterator[Services]:
+    """Encoder, a fresh embedded vector store, the intent model (own tracker list) and `db`."""
+    store = EdgeStore(settings.personalize_home / "vectors", dimension=encoder.dimension)
+    yield Services(
+        db=db,
+        encoder=encoder,
+        store=store,
+        intents=IntentModel(classifier=intent_model.classifier),
+    )
+    store.close()
+
+
+@pytest.fixture
+def client(settings: Settings, services: Services) -> Iterator[TestClient]:
+    """The API in-process on `services`; tests run the pipeline themselves when they need it."""
+    with TestClient(create_app(settings, services=services, run_worker=False)) as test_client:
         yield test_client
 
 

@@ -64,10 +64,14 @@ def test_clean_import_exits_zero_and_status_counts(env: dict[str, str], tmp_path
         )
         + "\n"
     )
-    result = runner.invoke(app, ["ingest", str(path)], env=env)
-    assert result.exit_code == 0, result.output
+    stored = runner.invoke(app, ["ingest", str(path), "--no-wait"], env=env)
+    assert stored.exit_code == 0, stored.output
     status = json.loads(runner.invoke(app, ["status", "--json"], env=env).stdout)
     assert (status["conversations"], status["messages"], status["backlog"]) == (1, 2, 1)
+    # Without --no-wait, ingest returns once the messages are processed (here: the one left).
+    processed = runner.invoke(app, ["ingest", str(path)], env=env)
+    assert processed.exit_code == 0, processed.output
+    assert json.loads(runner.invoke(app, ["status", "--json"], env=env).stdout)["backlog"] == 0
 
 
 def test_missing_file_is_a_clear_error(env: dict[str, str], tmp_path: Path) -> None:
@@ -97,5 +101,11 @@ def test_demo_loads_the_sample_business(tmp_path: Path) -> None:
     status = report["status"]
     assert status["customers"] >= 30 and status["orders"] >= 60 and status["conversations"] >= 40
     assert status["messages"] > status["customer_messages"] > 0
+    assert report["processed"] == status["customer_messages"] and status["backlog"] == 0
+    assert report["intents"] and all(i["customers"] > 0 for i in report["intents"])
+    answer = report["search"]["customers"]
+    assert answer and all(c["evidence"] for c in answer)
+    # cus_006's grinder "keeps jamming", cus_002's "makes a clicking noise".
+    assert {"cus_002", "cus_006"} <= {c["customer_id"] for c in answer}
     rerun = runner.invoke(app, ["demo", "--home", str(tmp_path / "demo"), "--json"])
     assert json.loads(rerun.stdout)["status"] == status  # the home is rebuilt, not doubled

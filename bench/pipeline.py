@@ -1,0 +1,106 @@
+"""The pipeline's speed on the cucom e-commerce chats, against the bare encoder.
+
+Loads the 6,000 conversations of ../shared/data/cucom-ecommerce into a fresh embedded home
+(ingest), runs the worker until the backlog is empty, and, in the same run, times the bare
+encoder on the same sentences. Prints customer messages/s end to end and the ratio of the
+pipeline's sentence rate to the bare encoder's (goal: 0.75 or more).
+
+    .venv/bin/python bench/pipeline.py [--conversations 6000]
+"""
+
+import argparse
+import gzip
+import json
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from chat_ingest.jsonl import import_file
+from engine.redact import redact
+from engine.runtime import build_services
+from engine.sentences import split_sentences
+from engine.settings import Settings
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cucom-ecommerce"
+ROLES = {"user": "customer", "agent": "agent"}
+
+
+def to_transcripts(source: Path, target: Path, *, limit: int) -> list[str]:
+    """Write cucom conversations as our transcripts; return the customer texts."""
+    texts: list[str] = []
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with gzip.open(source, "rt") as lines, target.open("w") as out:
+        for number, line in enumerate(lines):
+            if number >= limit:
+                break
+            chat = json.loads(line)
+            messages = []
+            for turn_number, turn in enumerate(chat["turns"]):
+                role = ROLES[turn["role"].lower()]  # about 4% spell it User/Agent
+                sent_at = start + timedelta(minutes=number, seconds=turn_number * 20)
+                messages.append(
+                    {
+                        "id": f"{chat['id']}-{turn_number}",
+                        "role": role,
+                        "text": turn["content"],
+                        "sent_at": sent_at.isoformat(),
+                    }
+                )
+                if role == "customer":
+                    texts.append(turn["content"])
+            transcript = {
+                "conversation_id": chat["id"],
+                "customer_id": chat["id"],
+                "source": "cucom",
+                "messages": messages,
+            }
+            out.write(json.dumps(transcript) + "\n")
+    return texts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--conversations", type=int, default=6000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
+        home = Path(tmp)
+        settings = Settings(personalize_home=home / "home", database_url=None, qdrant_url=None)
+        texts = to_transcripts(
+            DATA / "conversations.jsonl.gz", home / "t.jsonl", limit=args.conversations
+        )
+        services = build_services(settings)
+        try:
+            started = time.perf_counter()
+            summary = import_file(services.db, path=home / "t.jsonl", kind="transcripts")
+            ingest_seconds = time.perf_counter() - started
+            pipeline = services.pipeline()
+            started = time.perf_counter()
+            processed = pipeline.run_until_idle()
+            pipeline_seconds = time.perf_counter() - started
+            points = services.store.count()
+            sentences = [s.text for t in texts for s in split_sentences(redact(t).text)]
+            started = time.perf_counter()
+            services.encoder.encode(sentences)
+            encoder_seconds = time.perf_counter() - started
+        finally:
+            services.close()
+    print(f"conversations: {summary.imported} imported, {summary.rejected} rejected")
+    print(
+        f"ingest: {summary.imported / ingest_seconds:,.0f} conversations/s ({ingest_seconds:.1f} s)"
+    )
+    print(f"pipeline: {processed} customer messages, {points} sentences, {pipeline_seconds:.1f} s")
+    print(
+        f"pipeline rate: {processed / pipeline_seconds:,.1f} messages/s, "
+        f"{points / pipeline_seconds:,.1f} sentences/s"
+    )
+    print(
+        f"bare encoder: {len(sentences)} sentences in {encoder_seconds:.1f} s: "
+        f"{len(sentences) / encoder_seconds:,.1f} sentences/s"
+    )
+    ratio = (points / pipeline_seconds) / (len(sentences) / encoder_seconds)
+    print(f"pipeline / bare encoder: {ratio:.2f} (goal: 0.75 or more)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,297 @@
+"""The processing pipeline: claim unprocessed customer messages, redact, split, embed,
+index, classify intents, and mark them processed with their intents in one transaction."""
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from embeddings.encoder import Encoder, Vectors
+from embeddings.sparse import bm25_document
+from embeddings.store import VectorPoint, VectorStore
+from engine.classifier import IntentClassifier
+from engine.db import Database, insert_ignoring_conflicts
+from engine.models import Message, MessageIntent, Tracker, utcnow
+from engine.redact import redact
+from engine.sentences import split_sentences
+
+log = logging.getLogger(__name__)
+# Deterministic point ids: the same sentence of the same message is always the same point,
+# so a batch that runs again after a crash overwrites instead of duplicating.
+POINT_NAMESPACE = uuid.UUID("5b0f9a52-52a4-4a5e-9f0c-6a1d7b1f3c11")
+MAX_ATTEMPTS = 5
+
+
+def point_id(message_id: str, sentence: int) -> str:
+    """The vector point id of one sentence of one message."""
+    return str(uuid.uuid5(POINT_NAMESPACE, f"{message_id}#{sentence}"))
+
+
+@dataclass(frozen=True)
+class ClaimedMessage:
+    """A customer message a worker holds (by lease) for processing."""
+
+    id: int
+    message_id: str
+    conversation_id: str
+    customer_id: str
+    text: str
+    sent_at: datetime
+
+
+@dataclass
+class TrackerModel:
+    """A custom intent: its example vectors and the similarity that counts as a match."""
+
+    name: str
+    vectors: Vectors
+    threshold: float
+
+
+@dataclass
+class IntentModel:
+    """What classifies intents: the built-in classifier plus the current trackers."""
+
+    classifier: IntentClassifier
+    trackers: list[TrackerModel] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What one batch did."""
+
+    messages: int
+    sentences: int
+    intents: int
+
+
+def tracker_scores(trackers: Sequence[TrackerModel], vectors: Vectors) -> dict[str, np.ndarray]:
+    """Per tracker, each vector's best cosine similarity to the tracker's examples."""
+    return {t.name: (vectors @ t.vectors.T).max(axis=1) for t in trackers if len(vectors)}
+
+
+class Pipeline:
+    """Processes customer messages in batches; safe to run in several processes at once."""
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        encoder: Encoder,
+        store: VectorStore,
+        intents: IntentModel,
+        batch_size: int = 64,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self.db = db
+        self.encoder = encoder
+        self.store = store
+        self.intents = intents
+        self.batch_size = batch_size
+        self.lease = lease
+        self._tracker_cache: dict[tuple[str, tuple[str, ...], float], TrackerModel] = {}
+
+    def claim(self, *, limit: int) -> list[ClaimedMessage]:
+        """Take up to `limit` pending messages (or ones whose lease ran out) for this worker."""
+        now = utcnow()
+        with self.db.write() as session:
+            ready = or_(
+                Message.state == "pending",
+                and_(Message.state == "claimed", Message.claimed_at < now - self.lease),
+            )
+            # SKIP LOCKED lets workers on PostgreSQL claim disjoint batches; SQLite has a
+            # single writer and ignores it.
+            rows = session.execute(
+                select(Message.id, Message.attempts)
+                .where(ready)
+                .order_by(Message.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            exhausted = [r.id for r in rows if r.attempts >= MAX_ATTEMPTS]
+            ids = [r.id for r in rows if r.attempts < MAX_ATTEMPTS]
+            if exhausted:
+                session.execute(
+                    update(Message).where(Message.id.in_(exhausted)).values(state="failed")
+                )
+                log.error("gave up on %d messages after %d attempts", len(exhausted), MAX_ATTEMPTS)
+            if not ids:
+                return []
+            session.execute(
+                update(Message)
+                .where(Message.id.in_(ids))
+                .values(state="claimed", claimed_at=now, attempts=Message.attempts + 1)
+            )
+            claimed = session.execute(
+                select(
+                    Message.id,
+                    Message.message_id,
+                    Message.conversation_id,
+                    Message.customer_id,
+                    Message.text,
+                    Message.sent_at,
+                )
+                .where(Message.id.in_(ids))
+                .order_by(Message.id)
+            ).all()
+        return [ClaimedMessage(**row._asdict()) for row in claimed]
+
+    def run_batch(self) -> BatchResult:
+        """Claim and process one batch; an empty result means nothing was waiting."""
+        self.refresh_trackers()
+        messages = self.claim(limit=self.batch_size)
+        if not messages:
+            return BatchResult(0, 0, 0)
+        try:
+            return self.process(messages)
+        except Exception:
+            log.exception("batch of %d failed; processing its messages one by one", len(messages))
+        # One bad message must not hold back the others: retry each alone; one that fails
+        # alone goes back to the queue, and is given up after MAX_ATTEMPTS.
+        sentences = intents = 0
+        for message in messages:
+            try:
+                result = self.process([message])
+            except Exception:
+                log.exception("message %s failed", message.message_id)
+                self._release([message])
+                continue
+            sentences += result.sentences
+            intents += result.intents
+        return BatchResult(len(messages), sentences, intents)
+
+    def run_until_idle(
+        self, *, on_progress: Callable[[int], None] | None = None, timeout: float | None = None
+    ) -> int:
+        """Process batches until nothing is waiting; returns how many messages were done."""
+        done = 0
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while deadline is None or time.monotonic() < deadline:
+            result = self.run_batch()
+            if not result.messages:
+                break
+            done += result.messages
+            if on_progress:
+                on_progress(done)
+        return done
+
+    def process(self, messages: Sequence[ClaimedMessage]) -> BatchResult:
+        """Redact, split, embed, index and classify messages, then record them as processed."""
+        redacted = [redact(m.text).text for m in messages]
+        owners: list[int] = []
+        sentences: list[str] = []
+        for index, text in enumerate(redacted):
+            for sentence in split_sentences(text):
+                owners.append(index)
+                sentences.append(sentence.text)
+        vectors = self.encoder.encode(sentences)
+        predictions = self.intents.classifier.predict(texts=sentences, vectors=vectors)
+        per_tracker = tracker_scores(self.intents.trackers, vectors)
+        # Per message, each intent's best score over its sentences.
+        found: list[dict[tuple[str, str], float]] = [{} for _ in messages]
+        labels: list[list[str]] = [[] for _ in sentences]
+        for row, (owner, prediction) in enumerate(zip(owners, predictions, strict=True)):
+            hits = [(prediction.label, prediction.score, "builtin")] if prediction.label else []
+            hits += [
+                (name, float(scores[row]), "tracker")
+                for name, scores in per_tracker.items()
+                if scores[row] >= self._threshold(name)
+            ]
+            for label, score, source in hits:
+                assert label is not None
+                key = (label, source)
+                found[owner][key] = max(found[owner].get(key, 0.0), score)
+                labels[row].append(label)
+        points = []
+        counters = [0] * len(messages)
+        for row, (owner, text) in enumerate(zip(owners, sentences, strict=True)):
+            message = messages[owner]
+            points.append(
+                VectorPoint(
+                    id=point_id(message.message_id, counters[owner]),
+                    vector=vectors[row],
+                    sparse=bm25_document(text),
+                    payload={
+                        "customer_id": message.customer_id,
+                        "conversation_id": message.conversation_id,
+                        "message_id": message.message_id,
+                        "sent_at": message.sent_at.timestamp(),
+                        "intents": labels[row],
+                        "text": text,
+                        "sentence": counters[owner],
+                    },
+                )
+            )
+            counters[owner] += 1
+        if points:
+            self.store.upsert(points)
+        with self.db.write() as session:
+            intents = self._record(session, messages, redacted, found)
+        return BatchResult(len(messages), len(sentences), intents)
+
+    def _record(
+        self,
+        session: Session,
+        messages: Sequence[ClaimedMessage],
+        redacted: Sequence[str],
+        found: Sequence[dict[tuple[str, str], float]],
+    ) -> int:
+        """Store intents and mark the messages processed, in the caller's transaction."""
+        now = utcnow()
+        added = 0
+        for message, text, intents in zip(messages, redacted, found, strict=True):
+            for (intent, source), score in intents.items():
+                added += insert_ignoring_conflicts(
+                    session,
+                    MessageIntent.__table__,
+                    {
+                        "message_id": message.id,
+                        "customer_id": message.customer_id,
+                        "intent": intent,
+                        "score": round(score, 4),
+                        "sent_at": message.sent_at,
+                        "source": source,
+                        "created_at": now,
+                    },
+                    key=["message_id", "intent"],
+                )
+            session.execute(
+                update(Message)
+                .where(Message.id == message.id)
+                .values(state="processed", processed_at=now, redacted_text=text, claimed_at=None)
+            )
+        return added
+
+    def _release(self, messages: Sequence[ClaimedMessage]) -> None:
+        """Hand messages back to the queue after a failure (their attempts stay counted)."""
+        with self.db.write() as session:
+            session.execute(
+                update(Message)
+                .where(Message.id.in_([m.id for m in messages]), Message.state == "claimed")
+                .values(state="pending", claimed_at=None)
+            )
+
+    def _threshold(self, name: str) -> float:
+        return next(t.threshold for t in self.intents.trackers if t.name == name)
+
+    def refresh_trackers(self) -> None:
+        """Load the trackers from SQL, embedding the examples of new or changed ones only."""
+        with self.db.read() as session:
+            rows = session.execute(
+                select(Tracker.name, Tracker.examples, Tracker.threshold).order_by(Tracker.id)
+            ).all()
+        models = []
+        for name, examples, threshold in rows:
+            key = (name, tuple(examples), float(threshold))
+            if key not in self._tracker_cache:
+                self._tracker_cache[key] = TrackerModel(
+                    name=name, vectors=self.encoder.encode(list(examples)), threshold=threshold
+                )
+            models.append(self._tracker_cache[key])
+        self.intents.trackers = models

@@ -1,0 +1,115 @@
+"""Building the heavy parts once (encoder, vector store, intent model) from the settings,
+and running the pipeline in the background."""
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from embeddings.encoder import Encoder, SentenceTransformerEncoder
+from embeddings.store import EdgeStore, ServerStore, VectorStore
+from engine.db import Database
+from engine.intents import build_intent_model
+from engine.pipeline import IntentModel, Pipeline
+from engine.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def load_encoder(settings: Settings) -> Encoder:
+    """The configured encoder (the bundled all-MiniLM-L6-v2 unless EMBEDDING_MODEL is set)."""
+    return SentenceTransformerEncoder(settings.embedding_model)
+
+
+def open_vector_store(settings: Settings, *, dimension: int) -> VectorStore:
+    """A Qdrant server when QDRANT_URL is set, else Qdrant Edge under PERSONALIZE_HOME."""
+    if settings.qdrant_url:
+        from qdrant_client import QdrantClient
+
+        client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
+        return ServerStore(client, dimension=dimension)
+    return EdgeStore(vector_dir(settings), dimension=dimension)
+
+
+def vector_dir(settings: Settings) -> Path:
+    """Where the embedded vector store lives."""
+    return settings.personalize_home / "vectors"
+
+
+@dataclass
+class Services:
+    """The heavy objects, built once per process and passed to whoever needs them."""
+
+    db: Database
+    encoder: Encoder
+    store: VectorStore
+    intents: IntentModel
+
+    def pipeline(self, *, batch_size: int = 64) -> Pipeline:
+        """A pipeline over these services."""
+        return Pipeline(
+            self.db,
+            encoder=self.encoder,
+            store=self.store,
+            intents=self.intents,
+            batch_size=batch_size,
+        )
+
+    def close(self) -> None:
+        """Release the vector store and the database connections."""
+        self.store.close()
+        self.db.dispose()
+
+
+def build_services(
+    settings: Settings,
+    *,
+    encoder: Encoder | None = None,
+    intents: IntentModel | None = None,
+    db: Database | None = None,
+) -> Services:
+    """Migrate the database and build the encoder, vector store and intent model."""
+    if db is None:
+        db = Database(settings)
+        db.migrate()
+    encoder = encoder or load_encoder(settings)
+    store = open_vector_store(settings, dimension=encoder.dimension)
+    if intents is None:
+        intents = build_intent_model(encoder)
+    return Services(db=db, encoder=encoder, store=store, intents=intents)
+
+
+class BackgroundWorker:
+    """Runs the pipeline on a thread until stopped; sleeps while nothing is waiting."""
+
+    def __init__(self, pipeline: Pipeline, *, idle_seconds: float = 0.5) -> None:
+        self._pipeline = pipeline
+        self._idle = idle_seconds
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pipeline-worker", daemon=True)
+
+    def start(self) -> None:
+        """Start processing."""
+        self._thread.start()
+
+    def wake(self) -> None:
+        """New messages are waiting: skip the rest of the idle sleep."""
+        self._wake.set()
+
+    def stop(self, *, timeout: float = 30.0) -> None:
+        """Finish the current batch, then stop."""
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout=timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                done = self._pipeline.run_batch().messages
+            except Exception:
+                log.exception("pipeline batch failed")
+                done = 0
+            if not done:
+                self._wake.wait(self._idle)
+                self._wake.clear()

@@ -1,0 +1,116 @@
+""" "Which customers are asking about X?": message vectors grouped by customer, with quotes."""
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from embeddings.encoder import Encoder
+from embeddings.sparse import bm25_query
+from embeddings.store import VectorHit, VectorStore
+from engine.models import Customer
+
+Mode = Literal["dense", "hybrid"]
+# The cosine similarity (query to one customer sentence) below which a sentence is not
+# evidence at all; chosen on the labelled set in tests/data/search_eval (see README).
+RELEVANCE_THRESHOLD = 0.45
+EVIDENCE_PER_CUSTOMER = 3
+# Sentences fetched per customer asked for: customers with many matching sentences
+# would otherwise crowd others out of the candidate pool.
+CANDIDATES_PER_CUSTOMER = 20
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One sentence a customer wrote that matches the query."""
+
+    text: str
+    score: float
+    message_id: str
+    conversation_id: str
+    sent_at: datetime
+
+
+@dataclass(frozen=True)
+class CustomerMatch:
+    """A customer asking about the query, how strongly, and in their own words."""
+
+    customer_id: str
+    first_name: str | None
+    score: float
+    matches: int
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+def search_customers(
+    session: Session,
+    *,
+    query: str,
+    encoder: Encoder,
+    store: VectorStore,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 20,
+    threshold: float = RELEVANCE_THRESHOLD,
+    mode: Mode = "dense",
+) -> list[CustomerMatch]:
+    """Customers whose own messages match the query, best first, with up to 3 quotes each."""
+    vector = encoder.encode([query])[0]
+    pool = max(200, limit * CANDIDATES_PER_CUSTOMER)
+    if mode == "hybrid":
+        # Fusion ranks by rank, not similarity, so relevance still comes from the dense score.
+        fused = store.search_hybrid(vector, bm25_query(query), limit=pool, since=since, until=until)
+        dense = {h.id: h.score for h in store.search(vector, limit=pool, since=since, until=until)}
+        hits = [
+            VectorHit(id=h.id, score=dense[h.id], payload=h.payload)
+            for h in fused
+            if dense.get(h.id, 0.0) >= threshold
+        ]
+    else:
+        hits = store.search(vector, limit=pool, since=since, until=until, score_threshold=threshold)
+    grouped: dict[str, list[VectorHit]] = {}
+    for hit in hits:
+        grouped.setdefault(str(hit.payload["customer_id"]), []).append(hit)
+    ranked = sorted(
+        grouped.items(), key=lambda item: (-max(h.score for h in item[1]), -len(item[1]))
+    )[:limit]
+    names = dict(
+        session.execute(
+            select(Customer.id, Customer.first_name).where(Customer.id.in_([c for c, _ in ranked]))
+        ).all()
+    )
+    return [
+        CustomerMatch(
+            customer_id=customer_id,
+            first_name=names.get(customer_id),
+            score=round(max(h.score for h in customer_hits), 4),
+            matches=len({h.payload["message_id"] for h in customer_hits}),
+            evidence=_evidence(customer_hits),
+        )
+        for customer_id, customer_hits in ranked
+    ]
+
+
+def _evidence(hits: list[VectorHit]) -> list[Evidence]:
+    """The best few sentences, one per message."""
+    quotes: list[Evidence] = []
+    seen: set[str] = set()
+    for hit in sorted(hits, key=lambda h: -h.score):
+        message_id = str(hit.payload["message_id"])
+        if message_id in seen:
+            continue
+        seen.add(message_id)
+        quotes.append(
+            Evidence(
+                text=str(hit.payload["text"]),
+                score=round(hit.score, 4),
+                message_id=message_id,
+                conversation_id=str(hit.payload["conversation_id"]),
+                sent_at=datetime.fromtimestamp(float(hit.payload["sent_at"]), tz=UTC),
+            )
+        )
+        if len(quotes) == EVIDENCE_PER_CUSTOMER:
+            break
+    return quotes
