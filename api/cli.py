@@ -411,23 +411,33 @@ def eval_intents(
         int | None, typer.Option(help="Examples per label (default: all).", min=1)
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed for sampling the shots.")] = 0,
+    unlabeled: Annotated[
+        bool,
+        typer.Option(
+            "--unlabeled", help="Also give the classifier the rest of --train, without labels."
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Few-shot intent accuracy and macro-F1 on a labelled set."""
     from engine.intent_eval import evaluate
-
-    from engine.errors import EngineError as _EngineError
     from engine.runtime import load_encoder
 
     with err_console.status("loading the encoder"):
         encoder = load_encoder(Settings())
     try:
-        result = evaluate(train_csv=train, test_csv=test, shots=shots, seed=seed, encoder=encoder)
-    except _EngineError as error:
+        result = evaluate(
+            train_csv=train,
+            test_csv=test,
+            shots=shots,
+            seed=seed,
+            encoder=encoder,
+            unlabeled=unlabeled,
+        )
+    except EngineError as error:
         err_console.print(f"[red]error:[/] {error}")
         raise typer.Exit(code=2) from None
-    data = asdict(result)
-    data.pop("labels", None)
+    data = result.as_dict()
     if as_json:
         print_json(data)
         return

@@ -12,9 +12,12 @@ Measured on BANKING77 with 10 phrases per intent (bench/intents_banking77.py), t
 part. An optional pool of unlabeled messages (the product has them in its vector store) adds
 self-training: the most confident pseudo-labels per intent join the linear models' training set.
 
-The confidence of a prediction is the geometric mean of the label's probability and the cosine
-similarity to its nearest training phrase: a softmax always sums to one, so on its own it cannot
-say "none of these", while small talk is far from every training phrase.
+The confidence of a prediction is the cosine similarity between the message and the best label's
+nearest training phrase. A softmax always sums to one, so with a handful of intents "ok thanks"
+still gets a probability of 0.7; its similarity to every phrase stays below 0.3 with MiniLM,
+while paraphrases of a phrase score 0.4 and up. On BANKING77 it separates hand-written small talk
+from in-scope questions perfectly (AUROC 1.0) and unseen banking intents as well as the
+probability does (AUROC 0.83).
 """
 
 from __future__ import annotations
@@ -39,9 +42,9 @@ VECTOR_C = 30.0
 CHAR_C = 10.0
 NEAREST_WEIGHT = 10.0
 CHAR_WEIGHT = 0.3
-# Small talk scores about 0.25 and in-scope messages about 0.8 on BANKING77; 0.5 splits them
-# until calibrate() sets a threshold from the product's own examples.
-DEFAULT_THRESHOLD = 0.5
+# Small talk scores 0.1-0.3 and in-scope paraphrases 0.4 and up (see the module docstring);
+# used until calibrate() sets a threshold from the product's own examples.
+DEFAULT_THRESHOLD = 0.4
 # Self-training keeps at most this many pseudo-labeled messages per intent (best measured: ~80).
 PSEUDO_PER_LABEL = 80
 # Bounds the (batch x training phrases) similarity matrix when scoring many texts at once.
@@ -137,28 +140,40 @@ def _score(
 
 
 def _confidence(probabilities: Matrix, nearest: Matrix) -> tuple[npt.NDArray[np.int64], Matrix]:
-    """Best column per row, and its confidence: sqrt(probability x nearest similarity)."""
+    """Best column per row, and its confidence: the similarity of its nearest phrase."""
     best = probabilities.argmax(axis=1)
-    rows = np.arange(len(best))
-    similarity = np.clip(nearest[rows, best], 0.0, 1.0)
-    return best, np.sqrt(probabilities[rows, best] * similarity)
+    return best, np.clip(nearest[np.arange(len(best)), best], 0.0, 1.0)
 
 
 def choose_threshold(in_scope: npt.ArrayLike, out_of_scope: npt.ArrayLike) -> float:
-    """The cut that best balances in-scope kept and out-of-scope rejected (midpoint of ties)."""
+    """The threshold that best balances in-scope kept and out-of-scope rejected.
+
+    Every cut between two neighbouring scores is tried; of the widest range of equally good
+    cuts, the centre is returned, the largest margin to the scores on either side.
+    """
     kept = np.sort(np.asarray(in_scope, dtype=np.float64))
     rejected = np.sort(np.asarray(out_of_scope, dtype=np.float64))
     if kept.size == 0 or rejected.size == 0:
         raise IntentError("calibration needs in-scope and out-of-scope scores")
-    points = np.unique(np.concatenate([kept, rejected, [0.0, 1.0]]))
-    # Cut between neighbouring scores so no example sits exactly on the threshold.
-    cuts = np.concatenate([[0.0], (points[:-1] + points[1:]) / 2, [1.0]])
+    # Cut k lies strictly between edges[k] and edges[k + 1].
+    edges = np.concatenate([[0.0], np.unique(np.concatenate([kept, rejected])), [1.0]])
+    cuts = (edges[:-1] + edges[1:]) / 2
     keep_rate = 1.0 - np.searchsorted(kept, cuts, side="left") / kept.size
     reject_rate = np.searchsorted(rejected, cuts, side="left") / rejected.size
     balanced = keep_rate + reject_rate
-    best = np.flatnonzero(balanced >= balanced.max() - 1e-12)
-    # Among equally good cuts take the middle one: the widest margin to both sides.
-    return float(cuts[best[len(best) // 2]])
+    best = balanced >= balanced.max() - 1e-12
+    low, high, k = 0.0, 0.0, 0
+    while k < len(cuts):  # each run of equally good neighbouring cuts is one range
+        if not best[k]:
+            k += 1
+            continue
+        end = k
+        while end + 1 < len(cuts) and best[end + 1]:
+            end += 1
+        if edges[end + 1] - edges[k] > high - low:
+            low, high = float(edges[k]), float(edges[end + 1])
+        k = end + 1
+    return (low + high) / 2
 
 
 class IntentClassifier:
@@ -290,14 +305,16 @@ def _self_train(
 ) -> _Models:
     """Refit the linear models with the most confident pseudo-labels of the unlabeled pool."""
     n_labels = int(targets.max()) + 1
-    best, confidence = _confidence(*_score(models, n_labels, pool_texts, pool))
+    probabilities, nearest = _score(models, n_labels, pool_texts, pool)
+    best, similarity = _confidence(probabilities, nearest)
+    # Rank by probability too: similarity alone favours near-copies of the phrases, which
+    # teach the models nothing new.
+    rank = probabilities.max(axis=1) * similarity
     chosen: list[int] = []
     for column in range(n_labels):
-        # Only messages that already pass the default threshold: small talk must not leak in.
-        mine = np.flatnonzero((best == column) & (confidence >= DEFAULT_THRESHOLD))
-        chosen.extend(
-            mine[np.argsort(-confidence[mine], kind="stable")[:PSEUDO_PER_LABEL]].tolist()
-        )
+        # Only messages that pass the default threshold: small talk must not leak in.
+        mine = np.flatnonzero((best == column) & (similarity >= DEFAULT_THRESHOLD))
+        chosen.extend(mine[np.argsort(-rank[mine], kind="stable")[:PSEUDO_PER_LABEL]].tolist())
     picked = np.array(sorted(chosen), dtype=np.int64)
     all_texts = texts + [pool_texts[i] for i in picked]
     all_vectors = np.vstack([vectors, pool[picked]])

@@ -79,12 +79,18 @@ def build_services(
     return Services(db=db, encoder=encoder, store=store, intents=intents)
 
 
+# Qdrant Edge searches new points by brute force until its index is rebuilt, which takes
+# minutes at a million points; the worker rebuilds it when idle after this many new points.
+OPTIMIZE_AFTER_POINTS = 20_000
+
+
 class BackgroundWorker:
     """Runs the pipeline on a thread until stopped; sleeps while nothing is waiting."""
 
     def __init__(self, pipeline: Pipeline, *, idle_seconds: float = 0.5) -> None:
         self._pipeline = pipeline
         self._idle = idle_seconds
+        self._unindexed = 0
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name="pipeline-worker", daemon=True)
@@ -106,10 +112,27 @@ class BackgroundWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                done = self._pipeline.run_batch().messages
+                result = self._pipeline.run_batch()
             except Exception:
                 log.exception("pipeline batch failed")
-                done = 0
-            if not done:
-                self._wake.wait(self._idle)
-                self._wake.clear()
+                result = None
+            if result and result.messages:
+                self._unindexed += result.sentences
+                continue
+            if self._unindexed >= OPTIMIZE_AFTER_POINTS:
+                self._optimize()
+            self._wake.wait(self._idle)
+            self._wake.clear()
+
+    def _optimize(self) -> None:
+        """Rebuild the embedded store's index, if it has one to rebuild."""
+        optimize = getattr(self._pipeline.store, "optimize", None)
+        if optimize is None:
+            self._unindexed = 0
+            return
+        log.info("indexing %d new vectors", self._unindexed)
+        try:
+            optimize()
+            self._unindexed = 0
+        except Exception:
+            log.exception("rebuilding the vector index failed")
