@@ -45,7 +45,7 @@ class Services:
     store: VectorStore
     intents: IntentModel
 
-    def pipeline(self, *, batch_size: int = 64) -> Pipeline:
+    def pipeline(self, *, batch_size: int = 256) -> Pipeline:
         """A pipeline over these services."""
         return Pipeline(
             self.db,
