@@ -6,8 +6,6 @@ from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from chat_ingest.schemas import (
@@ -17,7 +15,7 @@ from chat_ingest.schemas import (
     OrderCreate,
     TranscriptCreate,
 )
-from engine.db import insert_ignoring_conflicts
+from engine.db import insert_ignoring, insert_ignoring_conflicts
 from engine.errors import ConflictError
 from engine.models import (
     Base,
@@ -120,7 +118,7 @@ def ensure_customer(
     """Make sure a customer row exists; fill in email and first name only where we lack them."""
     insert_ignoring_conflicts(
         session,
-        Customer.__table__,
+        Customer,
         {
             "id": customer_id,
             "email": email,
@@ -153,7 +151,7 @@ def _ensure_conversation(
     """Create the conversation if new; refuse one that belongs to another customer."""
     insert_ignoring_conflicts(
         session,
-        Conversation.__table__,
+        Conversation,
         {
             "id": conversation_id,
             "customer_id": customer_id,
@@ -179,7 +177,7 @@ def _insert_message(
     """Insert one message unless its id is known."""
     added = insert_ignoring_conflicts(
         session,
-        Message.__table__,
+        Message,
         _message_row(message, conversation_id, customer_id, utcnow()),
         key=["message_id"],
     )
@@ -243,12 +241,14 @@ def store_messages(
                 "created_at": now,
             },
         )
-    session.execute(_insert_ignoring(session, Customer, ["id"]), list(customers.values()))
+    session.execute(insert_ignoring(session, Customer, key=["id"]), list(customers.values()))
     for column in ("email", "first_name"):
         rows = [{"cid": c["id"], "value": c[column]} for c in customers.values() if c[column]]
         if rows:
             session.execute(_FILL_BLANK[column], rows)
-    session.execute(_insert_ignoring(session, Conversation, ["id"]), list(conversations.values()))
+    session.execute(
+        insert_ignoring(session, Conversation, key=["id"]), list(conversations.values())
+    )
     owners = dict(
         session.execute(
             select(Conversation.id, Conversation.customer_id).where(
@@ -261,8 +261,8 @@ def store_messages(
     if accepted:
         rows = [_message_row(e.message, e.conversation_id, e.customer.id, now) for e in accepted]
         unique_rows = list({row["message_id"]: row for row in reversed(rows)}.values())
-        stmt = _insert_ignoring(session, Message, ["message_id"]).returning(
-            cast(Table, Message.__table__).c.message_id
+        stmt = insert_ignoring(session, Message, key=["message_id"]).returning(
+            _table(Message).c.message_id
         )
         inserted = set(session.scalars(stmt, unique_rows))
     stored = {
@@ -300,7 +300,12 @@ def store_messages(
     return results
 
 
-_CUSTOMERS = cast(Table, Customer.__table__)
+def _table(model: type[Base]) -> Table:
+    """A model's Core table, for plain executemany statements."""
+    return cast(Table, model.__table__)
+
+
+_CUSTOMERS = _table(Customer)
 # Core (not ORM) statements: executemany over plain rows, no objects to keep in sync.
 _FILL_BLANK = {
     column: update(_CUSTOMERS)
@@ -308,14 +313,6 @@ _FILL_BLANK = {
     .values({column: bindparam("value")})
     for column in ("email", "first_name")
 }
-
-
-def _insert_ignoring(session: Session, model: type[Base], key: list[str]) -> Any:
-    """An INSERT for executemany that skips rows whose `key` already exists."""
-    table = cast(Table, model.__table__)
-    if session.get_bind().dialect.name == "postgresql":
-        return pg_insert(table).on_conflict_do_nothing(index_elements=key)
-    return sqlite_insert(table).on_conflict_do_nothing(index_elements=key)
 
 
 def _message_row(

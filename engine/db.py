@@ -5,11 +5,13 @@ import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.settings import Settings
@@ -110,20 +112,21 @@ def migrate(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "head")
 
 
-def insert_ignoring_conflicts(
-    session: Session, table: Any, values: dict[str, Any], *, key: list[str]
-) -> bool:
-    """INSERT that does nothing when `key` already exists; True when a row was added."""
+def insert_ignoring(session: Session, model: type[Any], *, key: list[str]) -> Any:
+    """An INSERT (for one row or executemany) that skips rows whose `key` already exists."""
+    table = cast(Table, model.__table__)
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        return pg_insert(table).on_conflict_do_nothing(index_elements=key)
+    if dialect == "sqlite":
+        return sqlite_insert(table).on_conflict_do_nothing(index_elements=key)
+    raise RuntimeError(f"unsupported database dialect {dialect!r}")  # pragma: no cover
 
-        stmt: Any = pg_insert(table).values(**values).on_conflict_do_nothing(index_elements=key)
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-        stmt = sqlite_insert(table).values(**values).on_conflict_do_nothing(index_elements=key)
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise RuntimeError(f"unsupported database dialect {dialect!r}")
+def insert_ignoring_conflicts(
+    session: Session, model: type[Any], values: dict[str, Any], *, key: list[str]
+) -> bool:
+    """INSERT one row unless `key` already exists; True when a row was added."""
+    stmt = insert_ignoring(session, model, key=key).values(**values)
     # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
-    return session.execute(stmt.returning(table.c[key[0]])).first() is not None
+    return session.execute(stmt.returning(model.__table__.c[key[0]])).first() is not None

@@ -200,7 +200,7 @@ def score_tracker_over_stored(
     for row in rows:
         insert_ignoring_conflicts(
             session,
-            MessageIntent.__table__,
+            MessageIntent,
             {
                 "message_id": row.id,
                 "customer_id": row.customer_id,

@@ -249,7 +249,7 @@ class Pipeline:
             for (intent, source), score in intents.items():
                 added += insert_ignoring_conflicts(
                     session,
-                    MessageIntent.__table__,
+                    MessageIntent,
                     {
                         "message_id": message.id,
                         "customer_id": message.customer_id,
