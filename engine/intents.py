@@ -191,11 +191,16 @@ def score_tracker_over_stored(
             best[message_id] = max(best.get(message_id, 0.0), hit.score)
     if not best:
         return 0
-    rows = session.execute(
-        select(Message.id, Message.message_id, Message.customer_id, Message.sent_at).where(
-            Message.message_id.in_(best)
+    ids = list(best)
+    rows = [
+        row
+        for start in range(0, len(ids), 5000)  # stay under the database's bound-parameter limit
+        for row in session.execute(
+            select(Message.id, Message.message_id, Message.customer_id, Message.sent_at).where(
+                Message.message_id.in_(ids[start : start + 5000])
+            )
         )
-    ).all()
+    ]
     now = utcnow()
     for row in rows:
         insert_ignoring_conflicts(
