@@ -71,9 +71,11 @@ class BatchResult:
     intents: int
 
 
-def tracker_scores(trackers: Sequence[TrackerModel], vectors: Vectors) -> dict[str, np.ndarray]:
+def tracker_scores(
+    trackers: Sequence[TrackerModel], vectors: Vectors
+) -> list[tuple[TrackerModel, np.ndarray]]:
     """Per tracker, each vector's best cosine similarity to the tracker's examples."""
-    return {t.name: (vectors @ t.vectors.T).max(axis=1) for t in trackers if len(vectors)}
+    return [(t, (vectors @ t.vectors.T).max(axis=1)) for t in trackers if len(vectors)]
 
 
 class Pipeline:
@@ -199,9 +201,9 @@ class Pipeline:
         for row, (owner, prediction) in enumerate(zip(owners, predictions, strict=True)):
             hits = [(prediction.label, prediction.score, "builtin")] if prediction.label else []
             hits += [
-                (name, float(scores[row]), "tracker")
-                for name, scores in per_tracker.items()
-                if scores[row] >= self._threshold(name)
+                (tracker.name, float(scores[row]), "tracker")
+                for tracker, scores in per_tracker
+                if scores[row] >= tracker.threshold
             ]
             for label, score, source in hits:
                 assert label is not None
@@ -276,9 +278,6 @@ class Pipeline:
                 .where(Message.id.in_([m.id for m in messages]), Message.state == "claimed")
                 .values(state="pending", claimed_at=None)
             )
-
-    def _threshold(self, name: str) -> float:
-        return next(t.threshold for t in self.intents.trackers if t.name == name)
 
     def refresh_trackers(self) -> None:
         """Load the trackers from SQL, embedding the examples of new or changed ones only."""
