@@ -454,4 +454,10 @@ def _aware(value: datetime | None) -> datetime | None:
 
 def main() -> None:
     """Entry point of the `personalize` console script."""
-    app()
+    try:
+        app()
+    except EngineError as error:
+        # What a command did not handle itself (say, the vector store held by `serve`) is
+        # still the user's to fix: a one-line message, not a traceback.
+        err_console.print(f"[red]error:[/] {error}")
+        raise SystemExit(2) from None

@@ -133,6 +133,10 @@ def _batches(points: Sequence[VectorPoint]) -> Iterator[Sequence[VectorPoint]]:
         yield points[start : start + UPSERT_BATCH]
 
 
+class StoreInUse(Exception):
+    """The embedded store's directory is held by another open store (Edge locks its WAL)."""
+
+
 class EdgeStore:
     """Qdrant Edge: the Qdrant engine in-process, stored in one directory."""
 
@@ -166,7 +170,12 @@ class EdgeStore:
         self._params = edge.SearchParams(hnsw_ef=hnsw_ef, quantization=rescore)
         if (self.path / "edge_config.json").exists():
             # Passing the config makes load refuse a directory built for another dimension.
-            self._shard = edge.EdgeShard.load(str(self.path), config)
+            try:
+                self._shard = edge.EdgeShard.load(str(self.path), config)
+            except Exception as error:  # Edge raises a bare Exception with the OS error's kind
+                if "WouldBlock" in str(error):
+                    raise StoreInUse(f"{self.path} is open in another process") from error
+                raise
         else:
             self._shard = edge.EdgeShard.create(str(self.path), config)
             schemas: list[tuple[str, edge.PayloadSchemaType | edge.PayloadSchemaParams]] = [

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embeddings.encoder import Encoder, SentenceTransformerEncoder
-from embeddings.store import EdgeStore, ServerStore, VectorStore
+from embeddings.store import EdgeStore, ServerStore, StoreInUse, VectorStore
 from engine.db import Database
+from engine.errors import EngineError
 from engine.intents import build_intent_model
 from engine.pipeline import IntentModel, Pipeline
 from engine.settings import Settings
@@ -21,6 +22,12 @@ def load_encoder(settings: Settings) -> Encoder:
     return SentenceTransformerEncoder(settings.embedding_model)
 
 
+class StoreBusyError(EngineError):
+    """The embedded vector store is held by another process."""
+
+    code = "store_busy"
+
+
 def open_vector_store(settings: Settings, *, dimension: int) -> VectorStore:
     """A Qdrant server when QDRANT_URL is set, else Qdrant Edge under PERSONALIZE_HOME."""
     if settings.qdrant_url:
@@ -28,7 +35,14 @@ def open_vector_store(settings: Settings, *, dimension: int) -> VectorStore:
 
         client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
         return ServerStore(client, dimension=dimension)
-    return EdgeStore(vector_dir(settings), dimension=dimension)
+    try:
+        return EdgeStore(vector_dir(settings), dimension=dimension)
+    except StoreInUse:
+        raise StoreBusyError(
+            f"the embedded vector store in {vector_dir(settings)} is open in another process "
+            "(a running `personalize serve` or `personalize worker`): stop it first, or use the "
+            "HTTP API, or point every process at one Qdrant server with QDRANT_URL"
+        ) from None
 
 
 def vector_dir(settings: Settings) -> Path:

@@ -104,10 +104,27 @@ _MARKETER_PREFIX = re.compile(
 )
 
 
+# A marketer writes about customers in the third person; customers write about themselves.
+_FIRST_PERSON = {
+    "they": "I",
+    "they're": "I'm",
+    "theyre": "I'm",
+    "their": "my",
+    "theirs": "mine",
+    "them": "me",
+    "themselves": "myself",
+}
+_THIRD_PERSON = re.compile(
+    r"\b(?:they're|theyre|they|their|theirs|themselves|them)\b", re.IGNORECASE
+)
+
+
 def focus_query(query: str) -> str:
-    """Drop the marketer's framing ("customers who are asking about ..."): customers never
-    write it, so it only pulls the query's vector away from what they did write."""
+    """Word the query as a customer would: drop the marketer's framing ("customers who are
+    asking about ...") and speak in the first person ("their order" -> "my order"). Both
+    pull the query's vector toward what customers wrote (bench/search_quality.py)."""
     focused = _MARKETER_PREFIX.sub("", query, count=1).strip(" ?.")
+    focused = _THIRD_PERSON.sub(lambda m: _FIRST_PERSON[m.group(0).lower()], focused)
     return focused or query
 
 

@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app
+from api.cli import app, main
+from embeddings.encoder import Encoder
+from engine.runtime import Services
 from engine.settings import Settings
 
 runner = CliRunner()
@@ -109,3 +111,23 @@ def test_demo_loads_the_sample_business(tmp_path: Path) -> None:
     assert {"cus_002", "cus_006"} <= {c["customer_id"] for c in answer}
     rerun = runner.invoke(app, ["demo", "--home", str(tmp_path / "demo"), "--json"])
     assert json.loads(rerun.stdout)["status"] == status  # the home is rebuilt, not doubled
+
+
+def test_a_store_held_by_another_process_is_a_one_line_error(
+    env: dict[str, str],
+    services: Services,
+    encoder: Encoder,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `services` holds the embedded store open, as a running `personalize serve` would.
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr("engine.runtime.load_encoder", lambda settings: encoder)
+    monkeypatch.setattr("sys.argv", ["personalize", "search", "grinder noise"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert "open in another process" in error and "QDRANT_URL" in error
+    assert "Traceback" not in error

@@ -11,7 +11,14 @@ import pytest
 from qdrant_client import QdrantClient
 
 from embeddings.sparse import bm25_document, bm25_query
-from embeddings.store import EdgeStore, ServerStore, VectorHit, VectorPoint, VectorStore
+from embeddings.store import (
+    EdgeStore,
+    ServerStore,
+    StoreInUse,
+    VectorHit,
+    VectorPoint,
+    VectorStore,
+)
 
 DIMENSION = 384
 CUSTOMERS = [f"cus_{n:03d}" for n in range(20)]
@@ -422,3 +429,13 @@ def test_indexed_quantized_edge_store_scores_exactly(tmp_path: Path) -> None:
             assert {h.payload["customer_id"] for h in filtered} == {"cus_002"}
     finally:
         store.close()
+
+
+def test_edge_store_refuses_a_second_opener(tmp_path: Path) -> None:
+    first = EdgeStore(tmp_path / "vectors", dimension=4)
+    try:
+        with pytest.raises(StoreInUse):
+            EdgeStore(tmp_path / "vectors", dimension=4)
+    finally:
+        first.close()
+    EdgeStore(tmp_path / "vectors", dimension=4).close()  # free again once closed
