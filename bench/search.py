@@ -3,9 +3,11 @@
 Upserts N seeded unit vectors (384 dims) with a customer_id over C customers into an EdgeStore in
 a temporary directory and builds its HNSW index (optimize). Then, as a restarted app would,
 reopens it, runs 200 warm-up queries and measures Q "customers asking about X" searches: top 200
-hits grouped by customer (each customer's best score), top 50 customers. Prints upsert points/s,
-optimize time, p50/p99 latency, recall@50 of customers against exact numpy search in the same
-run, process memory and size on disk. Goals: p50 <= 10 ms, p99 <= 50 ms, recall >= 0.95.
+hits grouped by customer (each customer's best score), top 50 customers, alone and with the
+product's rescoring of each hit by its conversation (engine.search.in_context). Prints
+upsert points/s, optimize time, p50/p99 latency, recall@50 of customers against exact numpy
+search in the same run, process memory and size on disk. Goals (with the rescoring): p50 <= 10
+ms, p99 <= 50 ms, recall >= 0.95.
 
 --data clustered (the default) draws vectors shaped like sentence embeddings: topics in a
 32-dimensional subspace plus noise in all 384, so near neighbours are much nearer than the rest.
@@ -30,6 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from embeddings.store import EdgeStore, VectorHit, VectorPoint
+from engine.search import in_context
 
 DIMENSION = 384
 CHUNK = 50_000
@@ -92,6 +95,8 @@ def load(store: EdgeStore, source: Vectors, points: int, customers: int) -> floa
                 vector=vector,
                 payload={
                     "customer_id": f"cus_{owner}",
+                    # About 5 sentences per conversation, 4 conversations per customer.
+                    "conversation_id": f"conv_{owner}_{(start + i) % 4}",
                     "sent_at": START + YEAR * (start + i) / points,
                 },
             )
@@ -226,22 +231,31 @@ def run(args: argparse.Namespace, path: Path) -> None:
         grouped(store.search(query, limit=HITS))
     cold = (time.perf_counter() - began) * 1000 / len(warmup)
     queries = source.rows(np.random.default_rng([args.seed, 2**32 - 2]), args.queries)
-    latencies, found = [], []
+    latencies, with_context, found = [], [], []
     # CPU time of the whole process (Edge's search threads too): what a query costs when it is
     # not waiting for a core that other work holds.
     cpu_began = time.process_time()
     for query in queries:
         began = time.perf_counter()
-        customers = grouped(store.search(query, limit=HITS))
+        hits = store.search(query, limit=HITS)
+        customers = grouped(hits)
         latencies.append((time.perf_counter() - began) * 1000)
         found.append(customers)
+        # What the product's search adds: each hit rescored with its conversation's vectors.
+        grouped(in_context(store, vector=query.astype(np.float64), hits=hits))
+        with_context.append((time.perf_counter() - began) * 1000)
     cpu = (time.process_time() - cpu_began) * 1000 / len(queries)
     p50, p99 = np.percentile(latencies, [50, 99])
+    context_p50, context_p99 = np.percentile(with_context, [50, 99])
     print(f"grouped search (top {HITS} hits -> top {TOP_CUSTOMERS} customers):")
     print(f"  first {len(warmup)} queries after reopen: mean {cold:.2f} ms")
     print(
         f"  next {len(queries)}: p50 {p50:.2f} ms  p99 {p99:.2f} ms  "
-        f"mean {np.mean(latencies):.2f} ms  cpu {cpu:.2f} ms/query"
+        f"mean {np.mean(latencies):.2f} ms"
+    )
+    print(
+        f"  with the conversation rescoring: p50 {context_p50:.2f} ms  p99 {context_p99:.2f} ms  "
+        f"cpu {cpu:.2f} ms/query (both steps)"
     )
     print(f"memory:    RSS {rss_mb()[0]:,.0f} MB after the queries")
     store.close()
@@ -259,7 +273,7 @@ def run(args: argparse.Namespace, path: Path) -> None:
     print(f"disk:      {apparent:,.0f} MB apparent, {allocated:,.0f} MB allocated ({path})")
     # Other work on the machine shows up in the latencies; say how busy it was.
     print("load avg:  {:.1f} {:.1f} {:.1f} (1, 5, 15 min)".format(*os.getloadavg()))
-    verdict = p50 <= 10 and p99 <= 50 and recall >= 0.95
+    verdict = context_p50 <= 10 and context_p99 <= 50 and recall >= 0.95
     print(f"goals p50 <= 10 ms, p99 <= 50 ms, recall >= 0.95: {'MET' if verdict else 'MISSED'}")
 
 

@@ -70,6 +70,7 @@ class VectorStore(Protocol):
         *,
         limit: int,
         customer_ids: Sequence[str] | None = None,
+        conversation_ids: Sequence[str] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         score_threshold: float | None = None,
@@ -178,14 +179,10 @@ class EdgeStore:
                 raise
         else:
             self._shard = edge.EdgeShard.create(str(self.path), config)
-            schemas: list[tuple[str, edge.PayloadSchemaType | edge.PayloadSchemaParams]] = [
-                ("customer_id", edge.PayloadSchemaType.Keyword),
-                ("message_id", edge.PayloadSchemaType.Keyword),
-                # No extra HNSW graphs per time range: they tripled the index build, and a time
-                # window is seldom narrow enough to need them (a narrow one is scanned exactly).
-                ("sent_at", edge.FloatIndexParams(enable_hnsw=False)),
-            ]
-            for name, schema in schemas:
+        # On load too: a store made by an earlier version gets the indexes added since.
+        indexed = set(self._shard.info().payload_schema)
+        for name, schema in _edge_payload_indexes():
+            if name not in indexed:
                 self._shard.update(edge.UpdateOperation.create_field_index(name, schema))
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:
@@ -205,17 +202,20 @@ class EdgeStore:
         *,
         limit: int,
         customer_ids: Sequence[str] | None = None,
+        conversation_ids: Sequence[str] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         score_threshold: float | None = None,
     ) -> list[VectorHit]:
         """Nearest points by cosine similarity, best first."""
-        if customer_ids is not None and not customer_ids:
+        if (customer_ids is not None and not customer_ids) or (
+            conversation_ids is not None and not conversation_ids
+        ):
             return []
         request = edge.QueryRequest(
             limit=limit,
             query=edge.Query.Nearest(_dense(vector, self.dimension), using=DENSE),
-            filter=_edge_filter(customer_ids, since, until),
+            filter=_edge_filter(customer_ids, since, until, conversation_ids),
             score_threshold=score_threshold,
             params=self._params,
             with_payload=True,
@@ -304,13 +304,34 @@ class EdgeStore:
         self._shard.close()
 
 
+def _edge_payload_indexes() -> (
+    "list[tuple[str, edge.PayloadSchemaType | edge.PayloadSchemaParams]]"
+):
+    """The payload fields that filters use; the stub names a type the module lacks at run time."""
+    return [
+        ("customer_id", edge.PayloadSchemaType.Keyword),
+        ("conversation_id", edge.PayloadSchemaType.Keyword),
+        ("message_id", edge.PayloadSchemaType.Keyword),
+        # No extra HNSW graphs per time range: they tripled the index build, and a time
+        # window is seldom narrow enough to need them (a narrow one is scanned exactly).
+        ("sent_at", edge.FloatIndexParams(enable_hnsw=False)),
+    ]
+
+
 def _edge_filter(
-    customer_ids: Sequence[str] | None, since: datetime | None, until: datetime | None
+    customer_ids: Sequence[str] | None,
+    since: datetime | None,
+    until: datetime | None,
+    conversation_ids: Sequence[str] | None = None,
 ) -> edge.Filter | None:
     conditions: list[edge.ConditionType] = []
     if customer_ids is not None:
         conditions.append(
             edge.FieldCondition("customer_id", match=edge.MatchAny(list(customer_ids)))
+        )
+    if conversation_ids is not None:
+        conditions.append(
+            edge.FieldCondition("conversation_id", match=edge.MatchAny(list(conversation_ids)))
         )
     if since is not None or until is not None:
         bounds = edge.RangeFloat(gte=_seconds(since), lt=_seconds(until))
@@ -358,6 +379,7 @@ class ServerStore:
             warnings.filterwarnings("ignore", message="Payload indexes have no effect")
             for name, schema in (
                 ("customer_id", qm.PayloadSchemaType.KEYWORD),
+                ("conversation_id", qm.PayloadSchemaType.KEYWORD),
                 ("message_id", qm.PayloadSchemaType.KEYWORD),
                 ("sent_at", qm.PayloadSchemaType.FLOAT),
             ):
@@ -390,18 +412,21 @@ class ServerStore:
         *,
         limit: int,
         customer_ids: Sequence[str] | None = None,
+        conversation_ids: Sequence[str] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         score_threshold: float | None = None,
     ) -> list[VectorHit]:
         """Nearest points by cosine similarity, best first."""
-        if customer_ids is not None and not customer_ids:
+        if (customer_ids is not None and not customer_ids) or (
+            conversation_ids is not None and not conversation_ids
+        ):
             return []
         response = self._client.query_points(
             self.collection,
             query=_dense(vector, self.dimension),
             using=DENSE,
-            query_filter=_server_filter(customer_ids, since, until),
+            query_filter=_server_filter(customer_ids, since, until, conversation_ids),
             search_params=self._params,
             limit=limit,
             score_threshold=score_threshold,
@@ -499,12 +524,19 @@ def _customer_filter(customer_id: str) -> qm.Filter:
 
 
 def _server_filter(
-    customer_ids: Sequence[str] | None, since: datetime | None, until: datetime | None
+    customer_ids: Sequence[str] | None,
+    since: datetime | None,
+    until: datetime | None,
+    conversation_ids: Sequence[str] | None = None,
 ) -> qm.Filter | None:
     conditions: list[qm.Condition] = []
     if customer_ids is not None:
         conditions.append(
             qm.FieldCondition(key="customer_id", match=qm.MatchAny(any=list(customer_ids)))
+        )
+    if conversation_ids is not None:
+        conditions.append(
+            qm.FieldCondition(key="conversation_id", match=qm.MatchAny(any=list(conversation_ids)))
         )
     if since is not None or until is not None:
         bounds = qm.Range(gte=_seconds(since), lt=_seconds(until))
