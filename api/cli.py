@@ -417,6 +417,14 @@ def eval_intents(
             "--unlabeled", help="Also give the classifier the rest of --train, without labels."
         ),
     ] = False,
+    finetune: Annotated[
+        bool,
+        typer.Option(
+            "--finetune",
+            help="First fine-tune a copy of the encoder on the shots (contrastive, SetFit-style; "
+            "about a minute on 2 cores for 770 phrases).",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Few-shot intent accuracy and macro-F1 on a labelled set."""
@@ -426,14 +434,27 @@ def eval_intents(
     with err_console.status("loading the encoder"):
         encoder = load_encoder(Settings())
     try:
-        result = evaluate(
-            train_csv=train,
-            test_csv=test,
-            shots=shots,
-            seed=seed,
-            encoder=encoder,
-            unlabeled=unlabeled,
-        )
+        with Progress(
+            TextColumn("fine-tuning the encoder"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err_console,
+            disable=not finetune or as_json,
+        ) as progress:
+            task = progress.add_task("steps", total=None)
+            result = evaluate(
+                train_csv=train,
+                test_csv=test,
+                shots=shots,
+                seed=seed,
+                encoder=encoder,
+                unlabeled=unlabeled,
+                finetune=finetune,
+                on_finetune_step=lambda done, total: progress.update(
+                    task, completed=done, total=total
+                ),
+            )
     except EngineError as error:
         err_console.print(f"[red]error:[/] {error}")
         raise typer.Exit(code=2) from None

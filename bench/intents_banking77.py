@@ -1,5 +1,6 @@
-"""Intent accuracy on BANKING77: 10 phrases per intent (seeds 0-4), with and without the rest
-of the training file as an unlabeled pool, and the full training set.
+"""Intent accuracy on BANKING77: 10 phrases per intent (seeds 0-4) plain, with the rest of the
+training file as an unlabeled pool, and with the encoder fine-tuned on the phrases first; and
+the full training set.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/intents_banking77.py
 """
@@ -23,6 +24,7 @@ class CachedEncoder:
 
     def __init__(self) -> None:
         self._encoder = SentenceTransformerEncoder()
+        self.base = self._encoder
         self.model_id = self._encoder.model_id
         self.dimension = self._encoder.dimension
         self._seen: dict[str, np.ndarray] = {}
@@ -58,7 +60,8 @@ def main() -> None:
     train, test = DATA / "train.csv", DATA / "test.csv"
     print(f"BANKING77 {test.name}: accuracy and macro-F1; fit and predict in seconds (CPU)")
     print(f"{'run':<34}{'train':>7}{'accuracy':>10}{'macro-F1':>10}{'fit s':>9}{'predict s':>11}")
-    for unlabeled in (False, True):
+    means = {}
+    for variant in ("plain", "unlabeled", "finetune"):
         results = []
         for seed in SEEDS:
             result = evaluate(
@@ -66,17 +69,24 @@ def main() -> None:
                 test_csv=test,
                 shots=SHOTS,
                 seed=seed,
-                encoder=encoder,
-                unlabeled=unlabeled,
+                # Fine-tuning needs the model itself, and encodes with its own copy.
+                encoder=encoder.base if variant == "finetune" else encoder,
+                unlabeled=variant == "unlabeled",
+                finetune=variant == "finetune",
             )
             results.append(result)
-            pool = f" +{result.unlabeled} unlabeled" if unlabeled else ""
-            print(line(f"{SHOTS}-shot seed {seed}{pool}", result), flush=True)
+            suffix = {
+                "plain": "",
+                "unlabeled": f" +{result.unlabeled} unlabeled",
+                "finetune": f" fine-tuned {result.finetune_seconds or 0:.0f}s",
+            }[variant]
+            print(line(f"{SHOTS}-shot seed {seed}{suffix}", result), flush=True)
         accuracy = np.mean([r.accuracy for r in results])
         macro_f1 = np.mean([r.macro_f1 for r in results])
         fit = np.mean([r.fit_seconds for r in results])
         predict = np.mean([r.predict_seconds for r in results])
-        name = f"{SHOTS}-shot mean" + (" (unlabeled)" if unlabeled else "")
+        means[variant] = accuracy
+        name = f"{SHOTS}-shot mean" + ("" if variant == "plain" else f" ({variant})")
         print(
             f"{name:<34}{results[0].n_train:>7}{accuracy:>10.4f}{macro_f1:>10.4f}"
             f"{fit:>9.1f}{predict:>11.2f}",
@@ -85,6 +95,12 @@ def main() -> None:
     full = evaluate(train_csv=train, test_csv=test, shots=None, seed=0, encoder=encoder)
     print(line("full training set", full))
     print(f"encoding {encoder.distinct} distinct texts once: {encoder.seconds:.1f}s")
+    best = max(means, key=means.__getitem__)
+    print(
+        f"goals: {SHOTS}-shot mean >= 0.87 (best: {best}, {means[best]:.4f}): "
+        f"{'MET' if means[best] >= 0.87 else 'MISSED'}; full set >= 0.93 ({full.accuracy:.4f}): "
+        f"{'MET' if full.accuracy >= 0.93 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

@@ -2,10 +2,13 @@
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
 
 Vectors = npt.NDArray[np.float32]
 
@@ -54,6 +57,23 @@ class SentenceTransformerEncoder:
         if dimension is None:
             raise EmbeddingError(f"model at {path} does not report its dimension")
         self.dimension = int(dimension)
+
+    @classmethod
+    def wrap(cls, model: "SentenceTransformer", *, model_id: str) -> "SentenceTransformerEncoder":
+        """An encoder around a model already in memory (say, a fine-tuned copy)."""
+        encoder = cls.__new__(cls)
+        encoder.model_id = model_id
+        encoder._model = model
+        dimension = model.get_embedding_dimension()
+        if dimension is None:
+            raise EmbeddingError(f"model {model_id} does not report its dimension")
+        encoder.dimension = int(dimension)
+        return encoder
+
+    @property
+    def model(self) -> "SentenceTransformer":
+        """The sentence-transformers model underneath."""
+        return self._model
 
     def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> Vectors:
         """One normalized vector per text, shape (len(texts), dimension)."""

@@ -2,14 +2,15 @@
 
 import csv
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
-from embeddings.encoder import Encoder
+from embeddings.encoder import EmbeddingError, Encoder, SentenceTransformerEncoder
+from embeddings.finetune import contrastive_finetune
 from engine.classifier import IntentClassifier, IntentError
 
 COLUMNS = ("text", "category")
@@ -36,6 +37,7 @@ class EvalResult:
     fit_seconds: float
     predict_seconds: float
     unlabeled: int = 0  # unlabeled training rows given to self-training
+    finetune_seconds: float | None = None  # set when the encoder was fine-tuned on the shots
 
     def as_dict(self) -> dict[str, object]:
         """The result as a plain dict, for --json."""
@@ -96,11 +98,15 @@ def evaluate(
     seed: int,
     encoder: Encoder,
     unlabeled: bool = False,
+    finetune: bool = False,
+    on_finetune_step: Callable[[int, int], None] | None = None,
 ) -> EvalResult:
     """Fit on `shots` rows per label of train_csv (all when None), score plain argmax on test_csv.
 
     With `unlabeled`, the training rows left out of the sample are given to the classifier
-    without their labels, as the product gives it the messages in its store.
+    without their labels, as the product gives it the messages in its store. With `finetune`,
+    a copy of the encoder is first fine-tuned on the sampled rows (embeddings.finetune) and
+    encodes everything after.
     """
     started = time.perf_counter()
     train_texts, train_labels = read_labelled(train_csv)
@@ -113,6 +119,22 @@ def evaluate(
     if unlabeled:
         taken = set(picked)
         pool = [text for row, text in enumerate(train_texts) if row not in taken]
+    finetune_seconds = None
+    if finetune:
+        if not isinstance(encoder, SentenceTransformerEncoder):
+            raise IntentError("fine-tuning needs the sentence-transformers encoder")
+        tuning = time.perf_counter()
+        try:
+            encoder = contrastive_finetune(
+                encoder,
+                texts=texts,
+                labels=[train_labels[i] for i in picked],
+                seed=seed,
+                on_step=on_finetune_step,
+            )
+        except EmbeddingError as error:
+            raise IntentError(f"cannot fine-tune: {error}") from None
+        finetune_seconds = time.perf_counter() - tuning
     vectors = encoder.encode(texts)
     pool_vectors = encoder.encode(pool)
     test_vectors = encoder.encode(test_texts)
@@ -142,4 +164,5 @@ def evaluate(
         fit_seconds=predicting - fitting,
         predict_seconds=done - predicting,
         unlabeled=len(pool),
+        finetune_seconds=finetune_seconds,
     )

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from embeddings.encoder import Encoder
+from engine.classifier import IntentError
 from engine.intent_eval import DatasetError, evaluate, read_labelled, sample_per_label
 
 TRAIN = {
@@ -120,3 +121,23 @@ def test_evaluate_refuses_zero_shots(tmp_path: Path, encoder: Encoder) -> None:
     train = write_csv(tmp_path / "train.csv", train_rows())
     with pytest.raises(DatasetError, match="shots"):
         evaluate(train_csv=train, test_csv=train, shots=0, seed=0, encoder=encoder)
+
+
+def test_evaluate_can_finetune_the_encoder_first(tmp_path: Path, encoder: Encoder) -> None:
+    train = write_csv(tmp_path / "train.csv", train_rows())
+    test = write_csv(tmp_path / "test.csv", TEST)
+    steps: list[tuple[int, int]] = []
+    result = evaluate(
+        train_csv=train,
+        test_csv=test,
+        shots=4,
+        seed=1,
+        encoder=encoder,
+        finetune=True,
+        on_finetune_step=lambda done, total: steps.append((done, total)),
+    )
+    assert result.finetune_seconds is not None and result.finetune_seconds > 0
+    assert steps and steps[-1][0] == steps[-1][1]  # progress reached the last step
+    assert result.accuracy == 1.0 and result.n_train == 12
+    with pytest.raises(IntentError, match="cannot fine-tune"):
+        evaluate(train_csv=train, test_csv=test, shots=1, seed=1, encoder=encoder, finetune=True)
