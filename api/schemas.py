@@ -63,7 +63,10 @@ class EvidenceRead(BaseModel):
     """A sentence the customer wrote (PII redacted) that matches the query."""
 
     text: str
-    score: float
+    score: float = Field(
+        description="Relevance: half the sentence's cosine similarity to the query, half its "
+        "conversation's mean similarity."
+    )
     message_id: str
     conversation_id: str
     sent_at: datetime
@@ -74,8 +77,8 @@ class CustomerMatchRead(BaseModel):
 
     customer_id: str
     first_name: str | None
-    score: float
-    matches: int
+    score: float = Field(description="The relevance of the customer's best sentence.")
+    matches: int = Field(description="How many of the customer's messages matched.")
     evidence: list[EvidenceRead]
 
 
