@@ -46,6 +46,7 @@ START = 1_767_225_600.0  # 2026-01-01 UTC
 YEAR = 365 * 86_400.0
 LATENT = 32
 TOPICS = 1_000
+SENTENCES = 5  # per conversation, 4 conversations per customer on average
 
 Matrix = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
@@ -82,7 +83,10 @@ class Vectors:
             # One generator per chunk, so the exact pass regenerates instead of keeping 1.5 GB.
             rng = np.random.default_rng([self.seed, start])
             size = min(CHUNK, points - start)
-            yield start, self.rows(rng, size), rng.integers(0, customers, size)
+            vectors = self.rows(rng, size)
+            # Conversations of 5 sentences stored one after another, as chats are ingested.
+            owners = np.repeat(rng.integers(0, customers, -(-size // SENTENCES)), SENTENCES)
+            yield start, vectors, owners[:size]
 
 
 def load(store: EdgeStore, source: Vectors, points: int, customers: int) -> float:
@@ -95,8 +99,7 @@ def load(store: EdgeStore, source: Vectors, points: int, customers: int) -> floa
                 vector=vector,
                 payload={
                     "customer_id": f"cus_{owner}",
-                    # About 5 sentences per conversation, 4 conversations per customer.
-                    "conversation_id": f"conv_{owner}_{(start + i) % 4}",
+                    "conversation_id": f"conv_{(start + i) // SENTENCES}",
                     "sent_at": START + YEAR * (start + i) / points,
                 },
             )

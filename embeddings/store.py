@@ -91,6 +91,17 @@ class VectorStore(Protocol):
         """Dense and BM25 results fused by reciprocal rank, best first."""
         ...
 
+    def conversation_scores(
+        self,
+        vector: DenseVector,
+        *,
+        conversation_ids: Sequence[str],
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> dict[str, list[float]]:
+        """The cosine similarity of every point of some conversations, per conversation."""
+        ...
+
     def scroll(self, *, batch_size: int = 1000, with_vectors: bool = False) -> Iterator[VectorHit]:
         """Every point, in pages of batch_size."""
         ...
@@ -252,6 +263,35 @@ class EdgeStore:
             with_payload=True,
         )
         return [_edge_hit(point) for point in self._shard.query(request)]
+
+    def conversation_scores(
+        self,
+        vector: DenseVector,
+        *,
+        conversation_ids: Sequence[str],
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> dict[str, list[float]]:
+        """The cosine similarity of every point of some conversations, per conversation."""
+        if not conversation_ids:
+            return {}
+        where = _edge_filter(None, since, until, conversation_ids)
+        total = self._shard.count(edge.CountRequest(exact=True, filter=where))
+        if not total:
+            return {}
+        request = edge.QueryRequest(
+            limit=total,
+            query=edge.Query.Nearest(_dense(vector, self.dimension), using=DENSE),
+            filter=where,
+            params=self._params,
+            # Only the field we group by: building whole payloads cost more than the search.
+            with_payload=["conversation_id"],
+        )
+        scores: dict[str, list[float]] = {}
+        for point in self._shard.query(request):
+            key = str((point.payload or {})["conversation_id"])
+            scores.setdefault(key, []).append(point.score)
+        return scores
 
     def scroll(self, *, batch_size: int = 1000, with_vectors: bool = False) -> Iterator[VectorHit]:
         """Every point, in pages of batch_size."""
@@ -471,6 +511,36 @@ class ServerStore:
             with_payload=True,
         )
         return [_server_hit(point) for point in response.points]
+
+    def conversation_scores(
+        self,
+        vector: DenseVector,
+        *,
+        conversation_ids: Sequence[str],
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> dict[str, list[float]]:
+        """The cosine similarity of every point of some conversations, per conversation."""
+        if not conversation_ids:
+            return {}
+        where = _server_filter(None, since, until, conversation_ids)
+        total = self._client.count(self.collection, count_filter=where, exact=True).count
+        if not total:
+            return {}
+        response = self._client.query_points(
+            self.collection,
+            query=_dense(vector, self.dimension),
+            using=DENSE,
+            query_filter=where,
+            search_params=self._params,
+            limit=total,
+            with_payload=["conversation_id"],
+        )
+        scores: dict[str, list[float]] = {}
+        for point in response.points:
+            key = str((point.payload or {})["conversation_id"])
+            scores.setdefault(key, []).append(point.score)
+        return scores
 
     def scroll(self, *, batch_size: int = 1000, with_vectors: bool = False) -> Iterator[VectorHit]:
         """Every point, in pages of batch_size."""

@@ -22,8 +22,6 @@ Vector = npt.NDArray[np.float64]
 # tests/data/search_eval (bench/search_quality.py) that found more of the expected customers
 # than the sentence alone with fewer unrelated ones (recall@10 0.41 against 0.33).
 CONTEXT_WEIGHT = 0.5
-# Sentences of one conversation that count toward its mean (the best ones, if it has more).
-CONTEXT_SENTENCES = 100
 # The relevance below which a sentence is not evidence at all: on that set, the lowest that
 # keeps unrelated customers under one per query.
 RELEVANCE_THRESHOLD = 0.29
@@ -131,18 +129,12 @@ def in_context(
     similarity and the mean similarity of its conversation's sentences. "the Encore I got in
     the spring" is about a noisy grinder only next to "it got really loud and clunky"."""
     conversations = sorted({str(h.payload["conversation_id"]) for h in hits})
-    # One filtered search scores every sentence of those conversations (no vectors leave the
-    # store: fetching and converting them cost several times as much).
-    around = store.search(
-        vector,
-        limit=CONTEXT_SENTENCES * len(conversations),
-        conversation_ids=conversations,
-        since=since,  # the same window as the hits, or a sentence outside it could lift them
-        until=until,
+    # One filtered search scores every sentence of those conversations; no vectors leave the
+    # store (fetching and converting them cost several times as much). The same time window
+    # as the hits, or a sentence outside it could lift them.
+    scores = store.conversation_scores(
+        vector, conversation_ids=conversations, since=since, until=until
     )
-    scores: dict[str, list[float]] = {}
-    for point in around:
-        scores.setdefault(str(point.payload["conversation_id"]), []).append(point.score)
     rescored = []
     for hit in hits:
         context = scores.get(str(hit.payload["conversation_id"]))

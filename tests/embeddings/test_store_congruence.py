@@ -355,6 +355,40 @@ def test_conversation_filter_agrees(edge: EdgeStore, server: ServerStore) -> Non
     assert all(s.search(query, limit=5, conversation_ids=[]) == [] for s in both(edge, server))
 
 
+def expected_scores(
+    query: np.ndarray[Any, Any], wanted: list[str], since: datetime, until: datetime
+) -> dict[str, list[float]]:
+    """Per conversation, the sorted similarities of its points sent in [since, until)."""
+    scores: dict[str, list[float]] = {}
+    for p in POINTS:
+        if (
+            p.payload["conversation_id"] in wanted
+            and since.timestamp() <= p.payload["sent_at"] < until.timestamp()
+        ):
+            scores.setdefault(p.payload["conversation_id"], []).append(
+                float(np.dot(p.vector, query))
+            )
+    return {c: sorted(v) for c, v in scores.items()}
+
+
+def test_conversation_scores_agree(edge: EdgeStore, server: ServerStore) -> None:
+    wanted = ["conv-3", "conv-17", "conv-nobody"]
+    query = query_vector(12)
+    everything = expected_scores(query, wanted, START, START + timedelta(days=3650))
+    window = {"since": START + timedelta(days=10), "until": START + timedelta(days=40)}
+    in_window = expected_scores(query, wanted, **window)
+    assert everything.keys() == {"conv-3", "conv-17"} and in_window != everything
+    for store in both(edge, server):
+        for expected, found in (
+            (everything, store.conversation_scores(query, conversation_ids=wanted)),
+            (in_window, store.conversation_scores(query, conversation_ids=wanted, **window)),
+        ):
+            assert found.keys() == expected.keys()  # conversations with no points are left out
+            for conversation, values in expected.items():
+                assert sorted(found[conversation]) == pytest.approx(values, abs=1e-4)
+        assert store.conversation_scores(query, conversation_ids=[]) == {}
+
+
 def test_reopened_edge_store_answers_the_same(tmp_path: Path, server: ServerStore) -> None:
     path = tmp_path / "vectors"
     first = EdgeStore(path, dimension=DIMENSION)
