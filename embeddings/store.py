@@ -1,7 +1,7 @@
 """The vector store: one Protocol, with Qdrant Edge (in-process) and a Qdrant server behind it."""
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -138,6 +138,15 @@ def _seconds(moment: datetime | None) -> float | None:
     if moment.tzinfo is None:
         raise ValueError(f"datetime {moment.isoformat()} has no timezone")
     return moment.timestamp()
+
+
+def _scores_by_conversation(points: Iterable[Any]) -> dict[str, list[float]]:
+    """Scored points of either client, their scores grouped by their conversation_id."""
+    scores: dict[str, list[float]] = {}
+    for point in points:
+        key = str((point.payload or {})["conversation_id"])
+        scores.setdefault(key, []).append(float(point.score))
+    return scores
 
 
 def _batches(points: Sequence[VectorPoint]) -> Iterator[Sequence[VectorPoint]]:
@@ -287,11 +296,7 @@ class EdgeStore:
             # Only the field we group by: building whole payloads cost more than the search.
             with_payload=["conversation_id"],
         )
-        scores: dict[str, list[float]] = {}
-        for point in self._shard.query(request):
-            key = str((point.payload or {})["conversation_id"])
-            scores.setdefault(key, []).append(point.score)
-        return scores
+        return _scores_by_conversation(self._shard.query(request))
 
     def scroll(self, *, batch_size: int = 1000, with_vectors: bool = False) -> Iterator[VectorHit]:
         """Every point, in pages of batch_size."""
@@ -536,11 +541,7 @@ class ServerStore:
             limit=total,
             with_payload=["conversation_id"],
         )
-        scores: dict[str, list[float]] = {}
-        for point in response.points:
-            key = str((point.payload or {})["conversation_id"])
-            scores.setdefault(key, []).append(point.score)
-        return scores
+        return _scores_by_conversation(response.points)
 
     def scroll(self, *, batch_size: int = 1000, with_vectors: bool = False) -> Iterator[VectorHit]:
         """Every point, in pages of batch_size."""
