@@ -70,7 +70,6 @@ class VectorStore(Protocol):
         *,
         limit: int,
         customer_ids: Sequence[str] | None = None,
-        conversation_ids: Sequence[str] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         score_threshold: float | None = None,
@@ -222,20 +221,17 @@ class EdgeStore:
         *,
         limit: int,
         customer_ids: Sequence[str] | None = None,
-        conversation_ids: Sequence[str] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         score_threshold: float | None = None,
     ) -> list[VectorHit]:
         """Nearest points by cosine similarity, best first."""
-        if (customer_ids is not None and not customer_ids) or (
-            conversation_ids is not None and not conversation_ids
-        ):
+        if customer_ids is not None and not customer_ids:
             return []
         request = edge.QueryRequest(
             limit=limit,
             query=edge.Query.Nearest(_dense(vector, self.dimension), using=DENSE),
-            filter=_edge_filter(customer_ids, since, until, conversation_ids),
+            filter=_edge_filter(customer_ids, since, until),
             score_threshold=score_threshold,
             params=self._params,
             with_payload=True,
@@ -457,21 +453,18 @@ class ServerStore:
         *,
         limit: int,
         customer_ids: Sequence[str] | None = None,
-        conversation_ids: Sequence[str] | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
         score_threshold: float | None = None,
     ) -> list[VectorHit]:
         """Nearest points by cosine similarity, best first."""
-        if (customer_ids is not None and not customer_ids) or (
-            conversation_ids is not None and not conversation_ids
-        ):
+        if customer_ids is not None and not customer_ids:
             return []
         response = self._client.query_points(
             self.collection,
             query=_dense(vector, self.dimension),
             using=DENSE,
-            query_filter=_server_filter(customer_ids, since, until, conversation_ids),
+            query_filter=_server_filter(customer_ids, since, until),
             search_params=self._params,
             limit=limit,
             score_threshold=score_threshold,

@@ -344,17 +344,6 @@ def test_scroll_returns_every_point(edge: EdgeStore, server: ServerStore) -> Non
             assert np.allclose(stored, point.vector, atol=1e-5)
 
 
-def test_conversation_filter_agrees(edge: EdgeStore, server: ServerStore) -> None:
-    wanted = ["conv-3", "conv-17", "conv-nobody"]
-    expected = {p.id for p in POINTS if p.payload["conversation_id"] in wanted}
-    assert expected
-    query = query_vector(11)
-    results = [s.search(query, limit=100, conversation_ids=wanted) for s in both(edge, server)]
-    assert_same(*results)
-    assert {h.id for h in results[0]} == expected
-    assert all(s.search(query, limit=5, conversation_ids=[]) == [] for s in both(edge, server))
-
-
 def expected_scores(
     query: np.ndarray[Any, Any], wanted: list[str], since: datetime, until: datetime
 ) -> dict[str, list[float]]:
