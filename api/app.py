@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from api.auth import KeyVerifier
 from api.errors import install_error_handlers
 from api.middleware import BodyGuard
-from api.routes import ingest, intents, search, status, webhooks
+from api.routes import customers, ingest, intents, search, status, webhooks
 from chat_ingest.writer import MessageWriter
 from engine.runtime import BackgroundWorker, Services, build_services
 from engine.settings import Settings
@@ -60,6 +60,6 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(BodyGuard)
-    for module in (ingest, webhooks, search, intents, status):
+    for module in (ingest, webhooks, search, intents, customers, status):
         app.include_router(module.router)
     return app

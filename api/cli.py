@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from api.output import print_matches
+from api.output import print_context, print_fact_eval, print_matches
 from chat_ingest.jsonl import ImportSummary, Kind, count_lines, import_file
 from engine.apikeys import SCOPES, create_key, list_keys, revoke_key
 from engine.db import Database
@@ -399,6 +399,29 @@ def intents(as_json: JsonFlag = False) -> None:
     console.print(table)
 
 
+@app.command()
+def context(
+    customer_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    as_of: Annotated[
+        datetime | None, typer.Option("--as-of", help="The context as it stood then (ISO date).")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The gated context of one customer: everything a drafter may see, and nothing else."""
+    from engine.context import build_context
+
+    db = open_database(Settings())
+    try:
+        with db.read() as session:
+            found = build_context(session, customer_id=customer_id, as_of=_aware(as_of))
+    finally:
+        db.dispose()
+    if as_json:
+        print(found.model_dump_json(indent=2))
+        return
+    print_context(console, found)
+
+
 eval_app = typer.Typer(no_args_is_help=True, help="Measure the models on labelled data.")
 app.add_typer(eval_app, name="eval")
 
@@ -464,6 +487,35 @@ def eval_intents(
         return
     for key, value in data.items():
         console.print(f"{key}: {value:.4f}" if isinstance(value, float) else f"{key}: {value}")
+
+
+@eval_app.command("facts")
+def eval_facts(
+    customers: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="customers.jsonl")],
+    orders: Annotated[Path, typer.Option(exists=True, dir_okay=False, help="orders.jsonl")],
+    transcripts: Annotated[
+        Path,
+        typer.Option(exists=True, dir_okay=False, help='transcripts.jsonl with "labels".'),
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Leaks and recall of the surveillance gate on a labelled set, loaded into a fresh home."""
+    from api.fact_eval_run import run_fact_eval
+
+    with err_console.status("loading the models") as spinner:
+        report = run_fact_eval(
+            customers=customers,
+            orders=orders,
+            transcripts=transcripts,
+            on_step=lambda step: spinner.update(step),
+        )
+    data = report.as_dict()
+    if as_json:
+        print_json(data)
+    else:
+        print_fact_eval(console, data)
+    if report.leaks:
+        raise typer.Exit(code=1)
 
 
 def _aware(value: datetime | None) -> datetime | None:

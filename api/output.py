@@ -1,7 +1,10 @@
 """Printing results for a person at a terminal."""
 
+from typing import Any
+
 from rich.console import Console
 
+from engine.context import CustomerContext
 from engine.search import CustomerMatch
 
 
@@ -16,3 +19,70 @@ def print_matches(out: Console, query: str, matches: list[CustomerMatch]) -> Non
         out.print(f"{rank:>2}. {match.customer_id}{name}  score {match.score:.2f}")
         for quote in match.evidence:
             out.print(f'      "{quote.text}"  [dim]{quote.sent_at:%Y-%m-%d}[/]', highlight=False)
+
+
+def print_context(out: Console, context: CustomerContext) -> None:
+    """Print a customer's gated context: who, what they bought, what they said, what is blocked."""
+    name = f" ({context.first_name})" if context.first_name else ""
+    consent = "yes" if context.consent.marketing_consent else "no"
+    out.print(f"[bold]{context.customer_id}{name}[/]  marketing consent: {consent}")
+    orders = context.orders
+    spend = ", ".join(f"{amount} {currency}" for currency, amount in orders.total_spend.items())
+    out.print(
+        f"lifecycle: {context.lifecycle}   RFM: recency {context.rfm.recency or '-'}, "
+        f"frequency {context.rfm.frequency}, monetary {context.rfm.monetary or '-'}"
+    )
+    out.print(f"orders: {orders.count}" + (f", spent {spend}" if spend else ""))
+    for product in orders.products[:10]:
+        out.print(
+            f"  - {product.name} x{product.quantity}  [dim]{product.last_bought_at:%Y-%m-%d}[/]"
+        )
+    if context.intents:
+        out.print(
+            "recent intents: " + ", ".join(f"{i.intent} ({i.count})" for i in context.intents)
+        )
+    out.print(f"[bold]what they said about themselves[/] ({len(context.facts)}):")
+    for fact in context.facts:
+        out.print(
+            f'  {fact.category:<11} {fact.value:<28} "{fact.quote}"  '
+            f"[dim]{fact.said_at:%Y-%m-%d} {fact.message_id}[/]",
+            highlight=False,
+        )
+    for opt_out in context.opt_outs:
+        out.print(
+            f'  [yellow]opt-out[/]     {opt_out.topic:<28} "{opt_out.quote}"', highlight=False
+        )
+    if context.blocked:
+        blocked = ", ".join(f"{reason} {count}" for reason, count in context.blocked.items())
+        out.print(f"[dim]blocked (counts only): {blocked}[/]")
+    if context.withheld_by_opt_out:
+        out.print(f"[dim]withheld because of opt-outs: {context.withheld_by_opt_out}[/]")
+
+
+def print_fact_eval(out: Console, data: dict[str, Any]) -> None:
+    """Print a fact evaluation report."""
+    out.print(f"transcripts {data['transcripts']}, customers {data['customers']}")
+    verdict = "[green]0 leaks[/]" if not data["leaks"] else f"[red]{data['leaks']} leaks[/]"
+    out.print(
+        f"{verdict}; recall of allowed facts {data['recall']:.3f} "
+        f"({data['found']}/{data['allowed']})"
+    )
+    for leak in data["leaked"]:
+        out.print(
+            f"  [red]leak[/] {leak['reason']}: {leak['text']!r} in {leak['found_in_customer']}."
+            f"{leak['field']}",
+            highlight=False,
+        )
+    for category, row in data["recall_by_category"].items():
+        out.print(f"  {category:<11} {row['found']}/{row['allowed']}  {row['recall']:.3f}")
+    out.print(
+        "forbidden by reason (labelled / leaked): "
+        + ", ".join(
+            f"{reason} {row['labelled']}/{row['leaked']}"
+            for reason, row in data["forbidden_by_reason"].items()
+        )
+    )
+    out.print(
+        "blocked by the gate: "
+        + ", ".join(f"{r} {n}" for r, n in data["blocked_by_reason"].items())
+    )

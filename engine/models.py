@@ -1,4 +1,4 @@
-"""SQL tables: customers, conversations, messages, orders, products and API keys."""
+"""SQL tables: customers, conversations, messages, orders, products, API keys, intents, facts."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -220,3 +220,45 @@ class Tracker(Base):
     examples: Mapped[list[str]] = mapped_column(JSON)
     threshold: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Fact(Base):
+    """Something a customer said about themselves that passed the surveillance gate, with where
+    and when they said it. Opt-outs are facts of category `opt_out` (the value is the topic)."""
+
+    __tablename__ = "facts"
+    __table_args__ = (
+        UniqueConstraint("message_id", "category", "value", name="uq_facts_message_category_value"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(32))
+    value: Mapped[str] = mapped_column(String(300))
+    # The verbatim (redacted) words of the clause, and their span in the redacted message.
+    quote: Mapped[str] = mapped_column(Text)
+    span_start: Mapped[int] = mapped_column(Integer)
+    span_end: Mapped[int] = mapped_column(Integer)
+    said_at: Mapped[datetime]
+    extractor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BlockedCandidate(Base):
+    """How many candidate facts the gate blocked in a message, per reason; never their content."""
+
+    __tablename__ = "blocked_candidates"
+    __table_args__ = (
+        UniqueConstraint("message_id", "reason", name="uq_blocked_candidates_message_reason"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(32))
+    count: Mapped[int] = mapped_column(Integer)

@@ -1,5 +1,6 @@
 """The processing pipeline: claim unprocessed customer messages, redact, split, embed,
-index, classify intents, and mark them processed with their intents in one transaction."""
+index, classify intents, find stated facts through the surveillance gate, and mark them
+processed with their intents and facts in one transaction."""
 
 import logging
 import time
@@ -17,7 +18,8 @@ from embeddings.sparse import bm25_document
 from embeddings.store import VectorPoint, VectorStore
 from engine.classifier import IntentClassifier
 from engine.db import Database, insert_ignoring_conflicts
-from engine.models import Message, MessageIntent, Tracker, utcnow
+from engine.facts import Extraction, FactExtractor
+from engine.models import BlockedCandidate, Fact, Message, MessageIntent, Tracker, utcnow
 from engine.redact import redact
 from engine.sentences import split_sentences
 
@@ -69,6 +71,7 @@ class BatchResult:
     messages: int
     sentences: int
     intents: int
+    facts: int = 0
 
 
 def tracker_scores(
@@ -88,6 +91,7 @@ class Pipeline:
         encoder: Encoder,
         store: VectorStore,
         intents: IntentModel,
+        facts: FactExtractor,
         batch_size: int = 64,
         lease: timedelta = timedelta(minutes=5),
     ) -> None:
@@ -95,6 +99,7 @@ class Pipeline:
         self.encoder = encoder
         self.store = store
         self.intents = intents
+        self.facts = facts
         self.batch_size = batch_size
         self.lease = lease
         self._tracker_cache: dict[tuple[str, tuple[str, ...], float], TrackerModel] = {}
@@ -156,7 +161,7 @@ class Pipeline:
             log.exception("batch of %d failed; processing its messages one by one", len(messages))
         # One bad message must not hold back the others: retry each alone; one that fails
         # alone goes back to the queue, and is given up after MAX_ATTEMPTS.
-        sentences = intents = 0
+        sentences = intents = facts = 0
         for message in messages:
             try:
                 result = self.process([message])
@@ -166,7 +171,8 @@ class Pipeline:
                 continue
             sentences += result.sentences
             intents += result.intents
-        return BatchResult(len(messages), sentences, intents)
+            facts += result.facts
+        return BatchResult(len(messages), sentences, intents, facts)
 
     def run_until_idle(
         self, *, on_progress: Callable[[int], None] | None = None, timeout: float | None = None
@@ -233,9 +239,11 @@ class Pipeline:
             counters[owner] += 1
         if points:
             self.store.upsert(points)
+        extractions = self.facts.extract(redacted)
         with self.db.write() as session:
             intents = self._record(session, messages, redacted, found)
-        return BatchResult(len(messages), len(sentences), intents)
+            facts = self._record_facts(session, messages, extractions)
+        return BatchResult(len(messages), len(sentences), intents, facts)
 
     def _record(
         self,
@@ -268,6 +276,49 @@ class Pipeline:
                 .where(Message.id == message.id)
                 .values(state="processed", processed_at=now, redacted_text=text, claimed_at=None)
             )
+        return added
+
+    def _record_facts(
+        self,
+        session: Session,
+        messages: Sequence[ClaimedMessage],
+        extractions: Sequence[Extraction],
+    ) -> int:
+        """Store kept facts and blocked counts, in the caller's transaction; a batch that runs
+        again adds nothing (both are keyed on the message)."""
+        now = utcnow()
+        added = 0
+        for message, extraction in zip(messages, extractions, strict=True):
+            for fact in extraction.facts:
+                added += insert_ignoring_conflicts(
+                    session,
+                    Fact,
+                    {
+                        "customer_id": message.customer_id,
+                        "message_id": message.id,
+                        "category": fact.category,
+                        "value": fact.value[:300],
+                        "quote": fact.quote,
+                        "span_start": fact.start,
+                        "span_end": fact.end,
+                        "said_at": message.sent_at,
+                        "extractor": fact.rule[:200],
+                        "created_at": now,
+                    },
+                    key=["message_id", "category", "value"],
+                )
+            for reason, count in extraction.blocked.items():
+                insert_ignoring_conflicts(
+                    session,
+                    BlockedCandidate,
+                    {
+                        "customer_id": message.customer_id,
+                        "message_id": message.id,
+                        "reason": reason,
+                        "count": count,
+                    },
+                    key=["message_id", "reason"],
+                )
         return added
 
     def _release(self, messages: Sequence[ClaimedMessage]) -> None:

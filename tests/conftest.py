@@ -13,9 +13,10 @@ from embeddings.encoder import Encoder, SentenceTransformerEncoder
 from embeddings.store import EdgeStore
 from engine.apikeys import create_key
 from engine.db import Database
+from engine.facts import FactExtractor
 from engine.intents import build_intent_model
 from engine.pipeline import IntentModel
-from engine.runtime import Services
+from engine.runtime import Services, load_fact_extractor
 from engine.settings import Settings, normalize_database_url
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
@@ -79,17 +80,29 @@ def intent_model(encoder: Encoder) -> IntentModel:
     return build_intent_model(encoder)
 
 
+@pytest.fixture(scope="session")
+def fact_extractor() -> FactExtractor:
+    """The fact extractor on the real bundled spaCy pipeline, loaded once per test session."""
+    return load_fact_extractor(Settings())
+
+
 @pytest.fixture
 def services(
-    settings: Settings, db: Database, encoder: Encoder, intent_model: IntentModel
+    settings: Settings,
+    db: Database,
+    encoder: Encoder,
+    intent_model: IntentModel,
+    fact_extractor: FactExtractor,
 ) -> Iterator[Services]:
-    """Encoder, a fresh embedded vector store, the intent model (own tracker list) and `db`."""
+    """Encoder, a fresh embedded vector store, the intent model (own tracker list), the fact
+    extractor and `db`."""
     store = EdgeStore(settings.personalize_home / "vectors", dimension=encoder.dimension)
     yield Services(
         db=db,
         encoder=encoder,
         store=store,
         intents=IntentModel(classifier=intent_model.classifier),
+        facts=fact_extractor,
     )
     store.close()
 

@@ -1,0 +1,250 @@
+"""Fact extraction: what customers say about themselves, from their own turns, through the
+surveillance gate. Only sentences that can hold a first-person statement, a complaint or an
+opt-out are parsed, in batches with `nlp.pipe`."""
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from spacy.attrs import NORM, ORTH
+from spacy.language import Language
+from spacy.tokenizer import Tokenizer
+from spacy.tokens import Doc
+
+from engine import gate
+from engine.clauses import Clause, split_clauses
+from engine.fact_rules import RULES_VERSION, RuleMatch, match_rule, subject_kind
+from engine.lexicon import TROUBLE_STATES, TROUBLE_VERBS
+from engine.optouts import OptOut, find_opt_outs
+from engine.redact import PLACEHOLDERS
+from engine.sentences import Sentence, split_sentences
+
+# A sentence is parsed only if it has one of these: a first-person subject, a word of
+# trouble, or a word about emails. Everything else cannot become a fact.
+_TROUBLE_WORDS = "|".join(
+    sorted(
+        {re.escape(word) + r"\w*" for word in TROUBLE_VERBS}
+        | {re.escape(w) for w in TROUBLE_STATES}
+    )
+)
+MAY_HOLD_A_FACT = re.compile(
+    r"(?i)\b(?:i|i'm|im|i've|ive|i'd|id|i'll|ill|we|we're|we've|weve|we'll|we'd|mine|ours|my\s+"
+    r"(?:fav|favourite|favorite|go-to|job|role)|keeps?|kept|won'?t|wont|doesn'?t|isn'?t|"
+    r"aren'?t|can'?t|cannot|stopped|broke|broken|barely|hardly|arrived|e-?mails?|e-?mailing|"
+    r"newsletters?|unsubscribe|promos?|mailing|too|problems?|issues?|headaches?|nightmare|"
+    r"trouble|" + _TROUBLE_WORDS + r")\b"
+    # Chat leaves the "I" out: "just got a Gaggia", "love the Ethiopian!".
+    r"|(?:^|[,;]\s*)(?:(?:just|also|really|recently|actually|so|ok|okay|yeah|and|hi|hey|hiya|"
+    r"still|currently)\W+)*(?:got|love|loving|like|adore|run|own|use|using|have|bought|brew|"
+    r"drink|need|want|work|looking|interested|keen|sell)\b"
+)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A kept fact: category, short value, the verbatim quote and where it sits in the message."""
+
+    category: str
+    value: str
+    quote: str
+    start: int
+    end: int
+    rule: str
+
+
+@dataclass
+class Extraction:
+    """What one message gave: kept facts, and blocked candidates counted by reason."""
+
+    facts: list[Fact] = field(default_factory=list)
+    blocked: Counter[str] = field(default_factory=Counter)
+
+
+def gate_reason(clause: Clause, match: RuleMatch | None) -> str | None:
+    """Why the gate blocks a candidate clause, or None when it may be kept."""
+    if gate.pii(clause):
+        return "pii"
+    if gate.sensitive_category(clause.tokens) is not None:
+        return "sensitive"
+    if match is not None and match.category == "role" and gate.family_role(clause.head):
+        return "third_party"
+    if gate.third_party(clause):
+        return "third_party"
+    kind = subject_kind(clause)
+    if kind == "person":
+        return "third_party"
+    if kind not in {"self", "thing"}:
+        return "question" if gate.question(clause) else "negated"
+    if gate.question(clause):
+        return "question"
+    pain = match is not None and match.function_negation
+    polite = match is not None and match.polite_want
+    tentative = match is not None and match.tentative
+    if gate.hypothetical(clause, polite_want=polite, pain=pain, tentative=tentative):
+        return "hypothetical"
+    if gate.negated(clause, allow_function_negation=pain):
+        return "negated"
+    return None
+
+
+# Reasons a trailing modifier can carry while the statement before it stands on its own.
+TRIMMABLE_REASONS = frozenset({"sensitive", "third_party", "pii", "negated"})
+
+
+def _without_the_blocked_tail(clause: Clause) -> tuple[Clause, RuleMatch] | None:
+    """The clause cut before a trailing modifier that holds what the gate blocks, if what is
+    left is still a fact the gate keeps."""
+    for shorter in clause.shortened():
+        match = match_rule(shorter)
+        if match is not None and gate_reason(shorter, match) is None:
+            return shorter, match
+    return None
+
+
+def _is_candidate(clause: Clause, match: RuleMatch | None) -> bool:
+    """Whether a clause says something about a person at all (what blocked counts count)."""
+    if match is not None:
+        return True
+    return subject_kind(clause) in {"self", "person"} and clause.head.pos_ in {"VERB", "AUX"}
+
+
+# Chat spellings the tokenizer splits without saying what the pieces mean: "im" -> "i" + "m"
+# (am). The norms help the tagger; the lemmas are set after parsing (fix_lemmas).
+CHAT_CONTRACTIONS = {
+    "im": ("i", "m", "am"),
+    "Im": ("I", "m", "am"),
+    "IM": ("I", "M", "am"),
+    "thats": ("that", "s", "is"),
+    "whats": ("what", "s", "is"),
+    "youre": ("you", "re", "are"),
+    "theyre": ("they", "re", "are"),
+    "ive": ("i", "ve", "have"),
+    "Ive": ("I", "ve", "have"),
+    "weve": ("we", "ve", "have"),
+    # In chat "ill" is far more often "I'll" than "ill"; "I'm ill" is still caught by its words.
+    "ill": ("i", "ll", "will"),
+}
+LEMMA_BY_NORM = {"am": "be", "are": "be", "is": "be", "have": "have", "will": "will"}
+
+
+def add_chat_spellings(nlp: Language) -> None:
+    """Teach the tokenizer the chat spellings of contractions ("im", "ive", "thats"), that
+    "go-to" is one word, and that a redaction placeholder ("[email]") is one token."""
+    tokenizer: Tokenizer = nlp.tokenizer
+    for text, (first, second, norm) in CHAT_CONTRACTIONS.items():
+        tokenizer.add_special_case(text, [{ORTH: first}, {ORTH: second, NORM: norm}])
+    for text in ("go-to", "Go-to", "go-tos"):
+        tokenizer.add_special_case(text, [{ORTH: text, NORM: "favourite"}])
+    for placeholder in PLACEHOLDERS.values():
+        tokenizer.add_special_case(placeholder, [{ORTH: placeholder, NORM: "something"}])
+
+
+def fix_lemmas(doc: Doc) -> Doc:
+    """Give the pieces of contractions the lemma of the word they stand for ("m" -> "be")."""
+    for token in doc:
+        lemma = LEMMA_BY_NORM.get(token.norm_)
+        if lemma and token.lemma_ != lemma and token.pos_ in {"AUX", "VERB"}:
+            token.lemma_ = lemma
+    return doc
+
+
+class FactExtractor:
+    """Finds kept facts in customer messages with a spaCy pipeline and the gate."""
+
+    def __init__(self, nlp: Language, *, batch_size: int = 256) -> None:
+        add_chat_spellings(nlp)
+        self.nlp = nlp
+        self.batch_size = batch_size
+        self.version = (
+            f"{RULES_VERSION}/{nlp.meta.get('name', 'nlp')}-{nlp.meta.get('version', '')}"
+        )
+
+    def extract(self, texts: Sequence[str]) -> list[Extraction]:
+        """Facts and blocked counts for each (already redacted) message text."""
+        results = [Extraction() for _ in texts]
+        jobs: list[tuple[int, Sentence, list[OptOut]]] = []
+        for index, text in enumerate(texts):
+            for sentence in split_sentences(text):
+                opt_outs = self._opt_outs(results[index], text, sentence)
+                if MAY_HOLD_A_FACT.search(sentence.text):
+                    jobs.append((index, sentence, opt_outs))
+        docs = self.nlp.pipe([sentence.text for _, sentence, _ in jobs], batch_size=self.batch_size)
+        for (index, sentence, opt_outs), parsed in zip(jobs, docs, strict=True):
+            self._sentence(results[index], texts[index], sentence, fix_lemmas(parsed), opt_outs)
+        return results
+
+    def _opt_outs(self, result: Extraction, text: str, sentence: Sentence) -> list[OptOut]:
+        """Record the opt-outs a sentence says; return them all (kept or not)."""
+        found = find_opt_outs(sentence.text)
+        for opt_out in found:
+            reason = gate.opt_out_reason(sentence.text, opt_out.start, opt_out.end)
+            if reason is not None:
+                result.blocked[reason] += 1
+                continue
+            start, end = sentence.start + opt_out.start, sentence.start + opt_out.end
+            self._add(result, "opt_out", opt_out.topic, text, start, end, opt_out.rule)
+        return found
+
+    def _sentence(
+        self, result: Extraction, text: str, sentence: Sentence, doc: Doc, opt_outs: list[OptOut]
+    ) -> None:
+        """Match, gate and keep the facts of one parsed sentence."""
+        for clause in split_clauses(doc):
+            # The statement itself is what is matched, gated and quoted; what trails it after
+            # a comma or "and" ("we run a bookshop, not a cafe") is gated on its own.
+            core = clause.core().quoted()
+            first, last = core.tokens[0].idx, core.tokens[-1].idx + len(core.tokens[-1].text)
+            if any(o.start < last and first < o.end for o in opt_outs):
+                continue  # said as an opt-out, recorded as one
+            match = match_rule(core)
+            if not _is_candidate(core, match):
+                continue
+            reason = gate_reason(core, match)
+            if reason in TRIMMABLE_REASONS:
+                shorter = _without_the_blocked_tail(core)
+                if shorter is not None:
+                    # "I run a salon [with my sister]": the fact stands without its tail.
+                    result.blocked[reason or ""] += 1
+                    core, match = shorter
+                    reason = None
+                    first = core.tokens[0].idx
+                    last = core.tokens[-1].idx + len(core.tokens[-1].text)
+            if reason is None and len(core.tokens) < len(clause.tokens):
+                trailing = gate_reason(clause.quoted(), match)
+                if trailing is not None:
+                    result.blocked[trailing] += 1
+            if reason is not None:
+                result.blocked[reason] += 1
+                continue
+            if match is not None:
+                start, end = sentence.start + first, sentence.start + last
+                self._add(result, match.category, match.value, text, start, end, match.rule)
+
+    def _add(
+        self,
+        result: Extraction,
+        category: str,
+        value: str,
+        text: str,
+        start: int,
+        end: int,
+        rule: str,
+    ) -> None:
+        """Keep a fact once per message (the same category and value said twice is one fact)."""
+        quote = text[start:end].lower()
+        quote_words = set(re.findall(r"[\w']+", quote)) | set(re.findall(r"[\w'-]+", quote))
+        # A value only ever repeats the quote's own words (never words the quote was cut from).
+        value = " ".join(word for word in value.split() if word in quote_words)
+        if not value or any(f.category == category and f.value == value for f in result.facts):
+            return
+        result.facts.append(
+            Fact(
+                category=category,
+                value=value,
+                quote=text[start:end],
+                start=start,
+                end=end,
+                rule=f"{self.version}:{rule}",
+            )
+        )
