@@ -414,6 +414,9 @@ def context(
     try:
         with db.read() as session:
             found = build_context(session, customer_id=customer_id, as_of=_aware(as_of))
+    except EngineError as error:
+        err_console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(code=2) from None
     finally:
         db.dispose()
     if as_json:
@@ -502,13 +505,17 @@ def eval_facts(
     """Leaks and recall of the surveillance gate on a labelled set, loaded into a fresh home."""
     from api.fact_eval_run import run_fact_eval
 
-    with err_console.status("loading the models") as spinner:
-        report = run_fact_eval(
-            customers=customers,
-            orders=orders,
-            transcripts=transcripts,
-            on_step=lambda step: spinner.update(step),
-        )
+    try:
+        with err_console.status("loading the models") as spinner:
+            report = run_fact_eval(
+                customers=customers,
+                orders=orders,
+                transcripts=transcripts,
+                on_step=lambda step: spinner.update(step),
+            )
+    except EngineError as error:
+        err_console.print(f"[red]error:[/] {error}")
+        raise typer.Exit(code=2) from None
     data = report.as_dict()
     if as_json:
         print_json(data)

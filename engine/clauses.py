@@ -16,7 +16,7 @@ SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass", "csubj", "expl"})
 FILLERS = frozenset(
     """
     hi hello hey there ok okay so well yeah yes yep yup oh um uh also anyway btw and but or
-    ah hmm right sure lol haha thanks thank please plus though hiya heya hiii hii hullo
+    ah hmm right lol haha thanks thank please plus though hiya heya hiii hii hullo
     morning evening cheers salam ta fyi tbh ps
     """.split()
 )
@@ -58,7 +58,8 @@ class Clause:
         while len(tokens) > 1 and (
             tokens[-1].dep_ in {"cc", "punct"}
             or tokens[-1].lower_ in FILLERS
-            or tokens[-1].pos_ in {"DET", "ADP", "CCONJ", "SCONJ", "PART"}
+            or tokens[-1].pos_ in {"DET", "ADP", "CCONJ", "SCONJ"}
+            or tokens[-1].lower_ == "to"
         ):
             if tokens[-1].i == self.head.i:
                 break
@@ -71,6 +72,12 @@ class Clause:
         tokens = self.quote_tokens
         doc = tokens[0].doc
         return doc[tokens[0].i : tokens[-1].i + 1].text
+
+    @property
+    def full_text(self) -> str:
+        """All of the clause's words, lead-ins and tails included."""
+        doc = self.head.doc
+        return doc[self.tokens[0].i : self.tokens[-1].i + 1].text
 
     def core(self) -> "Clause":
         """The statement itself: the verb with its subject, objects and modifiers, without what
@@ -171,14 +178,21 @@ def _in_core(token: Token) -> bool:
         return token.text not in CLAUSE_PUNCTUATION
     if token.dep_ == "conj":  # "the Ethiopian and the Kenyan" stays, "..., and I" does not
         return _kept_conjunct(token)
+    if token.dep_ == "cc" and token.lower_ in CONTRASTS:
+        return False
     if token.dep_ == "cc":
         return any(c.dep_ == "conj" and _kept_conjunct(c) for c in token.head.children)
     return token.dep_ not in CORE_EXCLUDED
 
 
+CONTRASTS = frozenset({"but", "yet", "so", "though", "although"})
+
+
 def _kept_conjunct(token: Token) -> bool:
     if token.pos_ in {"VERB", "AUX"} or token.head.pos_ in {"VERB", "AUX"}:
         return False  # a second statement, not a second thing
+    if any(c.dep_ == "cc" and c.lower_ in CONTRASTS for c in token.head.children):
+        return False  # "a cafe but money is tight": a turn, not a list
     if token.lower_ in {"one", "some", "all", "both", "most", "none"}:
         return False  # "a planner and one of my brides ...": someone, not something
     if any(t.dep_ == "poss" and t.i != token.i for t in token.subtree):

@@ -40,8 +40,8 @@ MAX_FACTS = 50
 # What an agent or bot says about the customer ("I see you're with the Riverside club") and
 # what they guess ("sounds like you're a pro photographer"): counted, never used.
 GUESS = re.compile(
-    r"(?i)\b(?:sounds? like you|i bet you|you must be|i guess you|i'?m guessing you|looks like "
-    r"you|seems like you|i imagine you|i take it you|i assume you|you'?re probably|"
+    r"(?i)\b(?:sounds? like you|i bet you|you must be|i guess you|i'?m guessing you|"
+    r"seems like you|i imagine you|i take it you|i assume you|you'?re probably|"
     r"you sound like)\b"
 )
 ABOUT_YOU = re.compile(

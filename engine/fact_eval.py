@@ -127,12 +127,11 @@ def score(contexts: dict[str, CustomerContext], labelled: list[Labelled]) -> Fac
     for item in labelled:
         for text, reason in item.forbidden:
             forbidden[reason] += 1
-            hits = [
-                Leak(text, reason, item.customer_id, customer, where)
-                for customer, strings in fields.items()
-                for where, value in strings
-                if text.lower() in value
-            ]
+            hits = []
+            for customer, strings in fields.items():
+                where = next((w for w, value in strings if text.lower() in value), None)
+                if where is not None:  # one leak per context, named by the first field
+                    hits.append(Leak(text, reason, item.customer_id, customer, where))
             if hits:
                 leaked[reason] += 1
                 report.leaks.extend(hits)

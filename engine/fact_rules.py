@@ -348,8 +348,11 @@ def _pain_point(clause: Clause) -> RuleMatch | None:
     kind = subject_kind(clause)
     subject = clause.subject
     lemma = head.lemma_
+    keeps_doing = lemma == "keep" and any(
+        (c.tag_ == "VBG" or c.lower_.endswith("ing")) and c.i > head.i for c in head.children
+    )
     if kind == "thing" and subject is not None:
-        if lemma == "keep" and _child(head, "xcomp") is not None:
+        if keeps_doing:
             return RuleMatch("pain_point", tail(clause, subject), "pain.keeps")
         if lemma in TROUBLE_VERBS and not _is_negated(head):
             return RuleMatch("pain_point", tail(clause, subject), "pain.trouble_verb")
@@ -373,7 +376,7 @@ def _pain_point(clause: Clause) -> RuleMatch | None:
             return RuleMatch("pain_point", tail(clause, subject), "pain.problem_is")
     if kind == "self":
         start = subject if subject is not None else head
-        if lemma == "keep" and _child(head, "xcomp") is not None:
+        if keeps_doing:
             return RuleMatch("pain_point", tail(clause, start), "pain.i_keep")
         if lemma in {"get", "figure", "make", "work"} and _is_negated(head):
             return RuleMatch("pain_point", tail(clause, start), "pain.cannot", True)

@@ -15,7 +15,7 @@ from spacy.tokens import Doc
 from engine import gate
 from engine.clauses import Clause, split_clauses
 from engine.fact_rules import RULES_VERSION, RuleMatch, match_rule, subject_kind
-from engine.lexicon import TROUBLE_STATES, TROUBLE_VERBS
+from engine.lexicon import FIRST_NAMES, PEOPLE, TROUBLE_STATES, TROUBLE_VERBS
 from engine.optouts import OptOut, find_opt_outs
 from engine.redact import PLACEHOLDERS
 from engine.sentences import Sentence, split_sentences
@@ -34,6 +34,10 @@ MAY_HOLD_A_FACT = re.compile(
     r"aren'?t|can'?t|cannot|stopped|broke|broken|barely|hardly|arrived|e-?mails?|e-?mailing|"
     r"newsletters?|unsubscribe|promos?|mailing|too|problems?|issues?|headaches?|nightmare|"
     r"trouble|" + _TROUBLE_WORDS + r")\b"
+    # Said of someone else: "my husband thinks ...", "our vet says ..." (blocked, and counted).
+    r"|\b(?:my|our)\s+(?:\w+\s+)?(?:" + "|".join(sorted(PEOPLE)) + r")\b"
+    r"|\b(?:says|said|reckons|thinks|recommends)\b"
+    r"|^\W*(?:" + "|".join(sorted(FIRST_NAMES)) + r")\b"
     # Chat leaves the "I" out: "just got a Gaggia", "love the Ethiopian!".
     r"|(?:^|[,;]\s*)(?:(?:just|also|really|recently|actually|so|ok|okay|yeah|and|hi|hey|hiya|"
     r"still|currently)\W+)*(?:got|love|loving|like|adore|run|own|use|using|have|bought|brew|"
@@ -190,6 +194,16 @@ class FactExtractor:
         self, result: Extraction, text: str, sentence: Sentence, doc: Doc, opt_outs: list[OptOut]
     ) -> None:
         """Match, gate and keep the facts of one parsed sentence."""
+        pii_before = result.blocked["pii"]
+        self._clauses(result, text, sentence, doc, opt_outs)
+        if result.blocked["pii"] == pii_before and gate.PLACEHOLDER.search(sentence.text):
+            # Personal data the parser hung on no candidate still counts as blocked once.
+            result.blocked["pii"] += 1
+
+    def _clauses(
+        self, result: Extraction, text: str, sentence: Sentence, doc: Doc, opt_outs: list[OptOut]
+    ) -> None:
+        """Match, gate and keep the facts of each clause of a parsed sentence."""
         for clause in split_clauses(doc):
             # The statement itself is what is matched, gated and quoted; what trails it after
             # a comma or "and" ("we run a bookshop, not a cafe") is gated on its own.
@@ -201,16 +215,17 @@ class FactExtractor:
             if not _is_candidate(core, match):
                 continue
             reason = gate_reason(core, match)
+            trimmed = False
             if reason in TRIMMABLE_REASONS:
                 shorter = _without_the_blocked_tail(core)
                 if shorter is not None:
                     # "I run a salon [with my sister]": the fact stands without its tail.
                     result.blocked[reason or ""] += 1
                     core, match = shorter
-                    reason = None
+                    reason, trimmed = None, True
                     first = core.tokens[0].idx
                     last = core.tokens[-1].idx + len(core.tokens[-1].text)
-            if reason is None and len(core.tokens) < len(clause.tokens):
+            if reason is None and not trimmed and len(core.tokens) < len(clause.tokens):
                 trailing = gate_reason(clause.quoted(), match)
                 if trailing is not None:
                     result.blocked[trailing] += 1
@@ -234,8 +249,10 @@ class FactExtractor:
         """Keep a fact once per message (the same category and value said twice is one fact)."""
         quote = text[start:end].lower()
         quote_words = set(re.findall(r"[\w']+", quote)) | set(re.findall(r"[\w'-]+", quote))
-        # A value only ever repeats the quote's own words (never words the quote was cut from).
-        value = " ".join(word for word in value.split() if word in quote_words)
+        # A value only ever repeats the quote's own words (never words the quote was cut from);
+        # an opt-out's topic is the pattern's own reading ("all marketing email").
+        if category != "opt_out":
+            value = " ".join(word for word in value.split() if word in quote_words)
         if not value or any(f.category == category and f.value == value for f in result.facts):
             return
         result.facts.append(

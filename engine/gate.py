@@ -11,6 +11,7 @@ from engine.clauses import Clause
 from engine.lexicon import (
     DEMONYMS,
     FAMILY_ROLES,
+    FIRST_NAMES,
     GROUPS,
     PEOPLE,
     SENSITIVE,
@@ -123,13 +124,19 @@ def opt_out_reason(sentence: str, start: int, end: int) -> str | None:
 
 
 def sensitive_category(tokens: tuple[Token, ...]) -> str | None:
-    """The sensitive category the tokens touch, if any."""
+    """The sensitive category the tokens touch, if any: a sensitive word among them, or a
+    sensitive phrase of the sentence that reaches into them ("i run a cafe and [im broke]")."""
     if not tokens:
         return None
     doc = tokens[0].doc
-    found = sensitive_text(doc[tokens[0].i : tokens[-1].i + 1].text)
-    if found:
-        return found
+    first, last = tokens[0].idx, tokens[-1].idx + len(tokens[-1].text)
+    text = " " + doc.text.lower().replace("\u2019", "'") + " "
+    for category, patterns in _PHRASE_WORDS.items():
+        for pattern in patterns:
+            for match in pattern.finditer(text):
+                # The text was padded with one space on the left.
+                if match.start() - 1 < last and first < match.end() - 1:
+                    return category
     for token in tokens:
         only = SENSITIVE_ONLY_AS.get(token.lower_)
         if only and token.pos_ in only[1]:
@@ -153,12 +160,11 @@ def _said_of_a_person(token: Token) -> bool:
 
 def third_party(clause: Clause) -> bool:
     """The clause is said of, by or about someone other than the customer."""
-    subject = clause.subject
-    if subject is not None and not is_self(subject) and _is_person(subject):
+    if _has_third_party_subject(clause):
         return True
     for token in clause.tokens:
         lower = token.lower_
-        if lower in PEOPLE:
+        if lower in PEOPLE or lower in FIRST_NAMES:
             return True
         if lower in GROUPS and token.dep_ in {"nsubj", "nsubjpass", "poss", "conj"}:
             return True
@@ -176,9 +182,15 @@ def third_party(clause: Clause) -> bool:
 # Verbs that report someone's words or views: "we need a bigger grinder, my boss says".
 SPEECH_VERBS = frozenset(
     """
-    say tell think reckon believe feel insist want reckon claim mention suggest complain
-    argue decide agree wish hope prefer like love hate
+    say tell think reckon believe feel insist want claim mention suggest complain argue decide
+    agree wish hope prefer like love hate recommend advise reckon swear moan blame
     """.split()
+)
+
+
+# Verbs only people do: their subject is someone, whatever the noun.
+SAYING_VERBS = frozenset(
+    "say tell reckon insist claim mention suggest recommend advise think believe swear".split()
 )
 
 
@@ -190,7 +202,10 @@ def _preposed(clause: Clause, parent: Clause) -> bool:
 
 def _has_third_party_subject(clause: Clause) -> bool:
     subject = clause.subject
-    return subject is not None and not is_self(subject) and _is_person(subject)
+    if subject is None or is_self(subject):
+        return False
+    # Whoever says, reckons or recommends is a person, whatever the noun ("our vet says").
+    return _is_person(subject) or clause.head.lemma_ in SAYING_VERBS
 
 
 def is_self(token: Token) -> bool:
@@ -306,7 +321,7 @@ def _conditional(clause: Clause, *, polite_want: bool, pain: bool, tentative: bo
             )
         ):
             return True
-    for match in HYPOTHETICAL_PHRASES.finditer(clause.text):
+    for match in HYPOTHETICAL_PHRASES.finditer(clause.full_text):
         said = match.group(0).lower()
         if polite_want and said in POLITE_PHRASES:
             continue
@@ -321,7 +336,11 @@ def _negated_here(token: Token) -> bool:
 
 
 def negated(clause: Clause, *, allow_function_negation: bool) -> bool:
-    """The clause says something is not so ("we don't have a grinder", "I'm not a barista")."""
+    """The clause says something is not so ("we don't have a grinder", "I'm not a barista"),
+    or hangs on a clause that does ("I don't think [we need a grinder]")."""
+    for parent in clause.governors():
+        if not _preposed(clause, parent) and _negated_here(parent.head):
+            return True
     for token in clause.tokens:
         if token.dep_ == "neg" or token.lower_ in NEGATIONS or token.lemma_ == "not":
             if allow_function_negation and token.head.i == clause.head.i:

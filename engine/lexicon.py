@@ -53,6 +53,51 @@ SENSITIVE: dict[str, frozenset[str]] = {
             "virus",
             "unwell",
             "poorly",
+            "eczema",
+            "psoriasis",
+            "dermatitis",
+            "rash",
+            "acne",
+            "hay fever",
+            "hayfever",
+            "back pain",
+            "bad back",
+            "chronic pain",
+            "joint pain",
+            "in pain",
+            "fibromyalgia",
+            "lupus",
+            "multiple sclerosis",
+            "cerebral palsy",
+            "down syndrome",
+            "downs syndrome",
+            "mobility issues",
+            "mobility scooter",
+            "visually impaired",
+            "partially sighted",
+            "hard of hearing",
+            "neurodivergent",
+            "dyspraxia",
+            "tourette",
+            "tourettes",
+            "menopause",
+            "thyroid",
+            "hormone",
+            "hormones",
+            "chronic illness",
+            "wheelchair user",
+            "carer",
+            "disability benefit",
+            "long covid",
+            "concussion",
+            "broken leg",
+            "broken arm",
+            "broken wrist",
+            "broken ankle",
+            "pacemaker",
+            "dialysis",
+            "transplant",
+            "hospice",
         ]
     ),
     "pregnancy": frozenset(
@@ -317,6 +362,28 @@ PEOPLE = frozenset(
     supervisor employer cofounder co-founder bride brides groom grooms bridesmaid
     bridesmaids godmother godfather godson goddaughter stepson stepdaughter ex
     he she him her his hers himself herself he's she's he'd she'd he'll she'll
+    """.split()
+)
+# Common first names that are not also everyday words ("mark", "rose", "will", "june" are left
+# out): a name in a clause means it is about someone else ("i bought the harness for jake").
+FIRST_NAMES = frozenset(
+    """
+    aaron abdul adam adrian ahmed aidan aisha alan albert alex alexander alexandra alfie alice
+    alison amanda amber amelia amir amy andrea andrew angela anna anne anthony antonio archie
+    arthur ashley barbara becky ben benjamin beth bethany bob brandon brian caitlin callum
+    carl carlos carol caroline catherine charles charlie charlotte chloe chris christine
+    christopher claire connor craig daniel danielle darren dave david deborah debbie denise
+    dennis diana donna dylan edward eleanor elizabeth ella ellie emily emma eric erin ethan
+    fatima fiona frances francesca frank freddie gary gavin george georgia gemma graham greg
+    hannah harry harvey heather helen henry holly ian isaac isabel isabella isla jack jacob
+    jake james jamie jane janet jason jeff jennifer jenny jeremy jess jessica jim jo joanne joe
+    john jon jonathan jordan joseph josh joshua julia julie justin karen kate katie kelly kevin
+    kieran kim laura lauren leah lee leo liam lily linda lisa lucy luke maria mark marcus
+    martin mary matt matthew megan melissa michael michelle mike mohammed muhammad molly nancy
+    natalie nathan neil nick nicola nicole noah oliver olivia oscar owen patrick paul paula
+    peter philip priya rachel rebecca richard rob robert ruth ryan sally sam samantha samuel
+    sandra sara sarah scott sean sharon simon sophie stephen steve steven stuart susan tara
+    thomas tim timothy tom tony tracy victoria vincent wendy william zoe zara
     """.split()
 )
 # Groups that are fine as what a customer has ("we have 20 staff") but not as who says or

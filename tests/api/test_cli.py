@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -131,3 +132,135 @@ def test_a_store_held_by_another_process_is_a_one_line_error(
     error = capsys.readouterr().err
     assert "open in another process" in error and "QDRANT_URL" in error
     assert "Traceback" not in error
+
+
+def write_lines(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+def labelled_transcript(number: int, text: str, labels: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "conversation_id": f"e{number}",
+        "customer_id": f"x{number}",
+        "messages": [
+            {"id": f"e{number}-1", "role": "bot", "text": "Hi! Looks like you're with Acme Ltd."},
+            {"id": f"e{number}-2", "role": "customer", "text": text},
+        ],
+        "labels": labels,
+    }
+
+
+def test_context_command_prints_the_gated_context(env: dict[str, str], tmp_path: Path) -> None:
+    """`personalize context ID --json` after an ingest; an unknown id is a one-line error."""
+    path = write_lines(
+        tmp_path / "t.jsonl",
+        [
+            {
+                "conversation_id": "cc1",
+                "customer_id": "p1",
+                "messages": [
+                    {
+                        "id": "cc1-1",
+                        "role": "customer",
+                        "text": "hi im the office manager, my email is pat@example.com",
+                        "sent_at": "2026-11-02T09:00:00Z",
+                    }
+                ],
+            }
+        ],
+    )
+    assert runner.invoke(app, ["ingest", str(path), "--json"], env=env).exit_code == 0
+    result = runner.invoke(app, ["context", "p1", "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [(f["category"], f["value"]) for f in data["facts"]] == [("role", "office manager")]
+    assert "pat@example.com" not in result.stdout and "[email]" not in result.stdout
+    table = runner.invoke(app, ["context", "p1"], env=env)
+    assert "office manager" in table.stdout
+    missing = runner.invoke(app, ["context", "nobody"], env=env)
+    assert missing.exit_code == 2 and "nobody" in missing.output
+
+
+def test_eval_facts_reports_recall_and_every_leak(tmp_path: Path) -> None:
+    """A labelled set in a fresh home: recall of allowed keywords, and a leak listed (and exit
+    1) when a label forbids something the gate keeps."""
+    customers = write_lines(
+        tmp_path / "c.jsonl", [{"id": f"x{n}", "email": f"x{n}@example.com"} for n in (1, 2, 3)]
+    )
+    orders = write_lines(
+        tmp_path / "o.jsonl",
+        [
+            {
+                "order_id": "xo1",
+                "customer_id": "x1",
+                "placed_at": "2026-10-01T10:00:00Z",
+                "currency": "USD",
+                "total": 20,
+                "items": [
+                    {
+                        "sku": "B1",
+                        "name": "Beans",
+                        "category": "beans",
+                        "quantity": 1,
+                        "unit_price": 20,
+                    }
+                ],
+            }
+        ],
+    )
+    rows = [
+        labelled_transcript(
+            1,
+            "I run a bakery and since the chemo I can't taste much",
+            {
+                "allowed": [{"keyword": "bakery", "category": "business"}],
+                "forbidden": [
+                    {"text": "chemo", "reason": "sensitive"},
+                    {"text": "Acme", "reason": "bot_stated"},
+                ],
+            },
+        ),
+        labelled_transcript(
+            2,
+            "my boss Marcus wants the dark roast. please don't email me about grinders",
+            {
+                "allowed": [{"keyword": "grinders", "category": "opt_out"}],
+                "forbidden": [{"text": "Marcus", "reason": "third_party"}],
+            },
+        ),
+        labelled_transcript(
+            3,
+            "we use a V60 every morning",
+            {"allowed": [{"keyword": "V60", "category": "uses"}], "forbidden": []},
+        ),
+    ]
+    for row in rows:
+        for i, message in enumerate(row["messages"]):
+            message["sent_at"] = f"2026-11-0{i + 1}T10:00:00Z"
+    transcripts = write_lines(tmp_path / "t.jsonl", rows)
+    args = ["eval", "facts", "--customers", str(customers), "--orders", str(orders)]
+    clean = runner.invoke(app, [*args, "--transcripts", str(transcripts), "--json"])
+    assert clean.exit_code == 0, clean.output
+    report = json.loads(clean.stdout)
+    assert (report["leaks"], report["recall"], report["transcripts"]) == (0, 1.0, 3)
+    assert report["recall_by_category"]["opt_out"] == {"allowed": 1, "found": 1, "recall": 1.0}
+    assert report["forbidden_by_reason"]["sensitive"] == {"labelled": 1, "leaked": 0}
+    assert report["blocked_by_reason"]["bot_stated"] == 3
+    assert report["blocked_by_reason"]["sensitive"] == 1
+
+    rows[2]["labels"]["forbidden"] = [{"text": "V60", "reason": "negated"}]
+    leaky = runner.invoke(
+        app, [*args, "--transcripts", str(write_lines(tmp_path / "t2.jsonl", rows)), "--json"]
+    )
+    assert leaky.exit_code == 1
+    [leak] = json.loads(leaky.stdout)["leaked"]
+    assert (leak["text"], leak["reason"], leak["found_in_customer"]) == ("V60", "negated", "x3")
+    assert leak["field"].startswith("facts[0]")
+
+    rows[0]["labels"]["forbidden"] = [{"text": "x", "reason": "gossip"}]
+    bad = runner.invoke(
+        app, [*args, "--transcripts", str(write_lines(tmp_path / "t3.jsonl", rows))]
+    )
+    assert bad.exit_code == 2
+    assert "line 1" in bad.output and "gossip" in bad.output
