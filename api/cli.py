@@ -313,7 +313,7 @@ def demo(
 @app.command()
 def worker(
     once: Annotated[bool, typer.Option("--once", help="Drain the backlog, then exit.")] = False,
-    batch_size: Annotated[int, typer.Option(help="Messages per batch.")] = 256,
+    batch_size: Annotated[int, typer.Option(help="Messages per batch.")] = 1024,
 ) -> None:
     """Run a pipeline worker: embed, index and classify customer messages as they arrive."""
     import contextlib

@@ -12,11 +12,12 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 import engine
-from api.output import print_matches
+from api.output import print_context, print_matches
 from chat_ingest.jsonl import ImportSummary, Kind, import_file
+from engine.context import CustomerContext, build_context
 from engine.db import Database
 from engine.intents import IntentCount, list_intents
-from engine.models import Customer, Message, Order, OrderItem
+from engine.models import BlockedCandidate, Customer, Fact, Message, Order, OrderItem
 from engine.runtime import build_services
 from engine.search import CustomerMatch, search_customers
 from engine.settings import Settings
@@ -46,6 +47,9 @@ class DemoResult:
     intents: list[IntentCount] = field(default_factory=list)
     query: str = DEMO_QUERY
     matches: list[CustomerMatch] = field(default_factory=list)
+    facts_by_category: dict[str, int] = field(default_factory=dict)
+    blocked_by_reason: dict[str, int] = field(default_factory=dict)
+    context: CustomerContext | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The result as plain JSON-ready data."""
@@ -67,12 +71,16 @@ class DemoResult:
             "processed": self.processed,
             "intents": [asdict(i) for i in self.intents],
             "search": {"query": self.query, "customers": [asdict(m) for m in self.matches]},
+            "facts_by_category": self.facts_by_category,
+            "blocked_by_reason": self.blocked_by_reason,
+            "context": self.context.model_dump(mode="json") if self.context else None,
         }
 
 
 def run_demo(*, home: Path, on_step: Callable[[str], None] | None = None) -> DemoResult:
     """Wipe `home`, load the sample business into it (embedded default), process its
-    messages, and summarize: what it holds, its top intents, and one search with quotes."""
+    messages, and summarize: what it holds, its top intents, one search with quotes, the facts
+    customers stated and what the gate blocked, and one customer's context."""
     step = on_step or (lambda _: None)
     if home.exists():
         shutil.rmtree(home)
@@ -127,6 +135,26 @@ def run_demo(*, home: Path, on_step: Callable[[str], None] | None = None) -> Dem
                 .order_by(Message.sent_at, Message.id)
                 .limit(6)
             ).all()
+            facts_by_category = dict(
+                session.execute(
+                    select(Fact.category, func.count(Fact.id)).group_by(Fact.category)
+                ).all()
+            )
+            blocked = dict(
+                session.execute(
+                    select(BlockedCandidate.reason, func.sum(BlockedCandidate.count)).group_by(
+                        BlockedCandidate.reason
+                    )
+                ).all()
+            )
+            # The customer who said most about themselves, to show a whole context.
+            talkative = session.scalar(
+                select(Fact.customer_id)
+                .group_by(Fact.customer_id)
+                .order_by(func.count(Fact.id).desc(), Fact.customer_id)
+                .limit(1)
+            )
+            context = build_context(session, customer_id=talkative) if talkative else None
     finally:
         services.close()
     return DemoResult(
@@ -140,6 +168,9 @@ def run_demo(*, home: Path, on_step: Callable[[str], None] | None = None) -> Dem
         processed=processed,
         intents=intents,
         matches=matches,
+        facts_by_category={k: int(v) for k, v in sorted(facts_by_category.items())},
+        blocked_by_reason={k: int(v) for k, v in sorted(blocked.items())},
+        context=context,
     )
 
 
@@ -176,6 +207,15 @@ def print_demo(console: Console, result: DemoResult) -> None:
     console.print("[bold]The chat behind the top answer (bot, agent and customer turns):[/]")
     for role, text in result.excerpt:
         console.print(f"  [cyan]{role:>8}[/]: {text}", highlight=False)
+    kept = ", ".join(f"{category} {n}" for category, n in result.facts_by_category.items())
+    blocked = ", ".join(f"{reason} {n}" for reason, n in result.blocked_by_reason.items())
+    console.print(
+        f"\n[bold]What customers said about themselves[/] (kept: {kept}).\n"
+        f"Blocked by the surveillance gate, counted but never stored: {blocked}."
+    )
+    if result.context is not None:
+        console.print("[bold]One customer's context, all a draft may be written from:[/]")
+        print_context(console, result.context)
     console.print(
         f"\nThe demo's data is in {result.home}; explore it with "
         f'`PERSONALIZE_HOME={result.home} personalize search "..."`.'

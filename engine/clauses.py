@@ -261,10 +261,12 @@ def split_clauses(doc: Doc) -> list[Clause]:
             walker = walker.head
         owner[token.i] = walker.i if walker.i in head_set else token.i
     clauses: dict[int, Clause] = {}
+    owned: dict[int, list[Token]] = {}
+    for token in doc:
+        owned.setdefault(owner[token.i], []).append(token)
     # Parents come before their children when walking the heads from the root down.
     for head in sorted(heads, key=_depth):
-        own = [token for token in doc if owner[token.i] == head.i]
-        run = _contiguous_run(own, head)
+        run = _contiguous_run(owned.get(head.i, [head]), head)
         parent = None
         if head.dep_ != "ROOT":
             parent = clauses.get(owner.get(head.head.i, head.head.i))

@@ -14,8 +14,9 @@ from spacy.tokens import Doc
 
 from engine import gate
 from engine.clauses import Clause, split_clauses
-from engine.fact_rules import RULES_VERSION, RuleMatch, match_rule, subject_kind
+from engine.fact_rules import FUTURE_TIME, RULES_VERSION, RuleMatch, match_rule, subject_kind
 from engine.lexicon import FIRST_NAMES, PEOPLE, TROUBLE_STATES, TROUBLE_VERBS
+from engine.nlp import Parser
 from engine.optouts import OptOut, find_opt_outs
 from engine.redact import PLACEHOLDERS
 from engine.sentences import Sentence, split_sentences
@@ -28,21 +29,82 @@ _TROUBLE_WORDS = "|".join(
         | {re.escape(w) for w in TROUBLE_STATES}
     )
 )
+_SELF = r"(?:i|i'm|im|i've|ive|i'd|id|i'll|ill|we|we're|we've|weve|we'll|we'd|i\s+am|we\s+are)"
+# Words a rule starts from (stems): the verbs of businesses, roles, use, liking, wanting and
+# plans, and the words of trouble said with "I" ("I can't get it to pair").
+_TRIGGERS = (
+    r"(?:(?:run|ran|own|manag|operat|sell|sold|work|teach|taught|employ|freelanc|use|using|"
+    r"brew|make|making|made|ride|riding|rode|commut|driv|drove|cook|bak|grind|love|loving|like|"
+    r"adore|enjoy|prefer|drink|drank|usual|always|normally|interest|keen|plan|struggl|switch|"
+    r"swap|upgrad)\w*"
+    r"|took\s+over|self[- ]employed|(?:a|huge|big)\s+fan|partial|fav\w*|go-to|into|after"
+    r"|look\w*\s+(?:for|at|into|to)|thinking\s+(?:about|of)|\w+ing\b|keep\w*\s+\w+ing"
+    r"|(?:want|need)\w*\s+(?:a|an|the|some|more|another|new|\d+|to\s+\w+)"
+    r"|(?:have|has|'ve|ve|got|had)\s+(?:got\s+)?(?!to\b|been\b|it\b|this\b|that\b|no\b)\w+"
+    r"|bought"
+    r"|(?:will|'ll|ll)\s+\w+|can'?t\s+(?:get|figure|make)|couldn'?t\s+(?:get|figure|make)"
+    r"|charged\s+(?:twice|double)|overcharged|on\s+the\s+\w+\s+(?:plan|subscription))"
+)
 MAY_HOLD_A_FACT = re.compile(
-    r"(?i)\b(?:i|i'm|im|i've|ive|i'd|id|i'll|ill|we|we're|we've|weve|we'll|we'd|mine|ours|my\s+"
-    r"(?:fav|favourite|favorite|go-to|job|role)|keeps?|kept|won'?t|wont|doesn'?t|isn'?t|"
-    r"aren'?t|can'?t|cannot|stopped|broke|broken|barely|hardly|arrived|e-?mails?|e-?mailing|"
-    r"newsletters?|unsubscribe|promos?|mailing|too|problems?|issues?|headaches?|nightmare|"
-    r"trouble|" + _TROUBLE_WORDS + r")\b"
-    # Said of someone else: "my husband thinks ...", "our vet says ..." (blocked, and counted).
-    r"|\b(?:my|our)\s+(?:\w+\s+)?(?:" + "|".join(sorted(PEOPLE)) + r")\b"
-    r"|\b(?:says|said|reckons|thinks|recommends)\b"
-    r"|^\W*(?:" + "|".join(sorted(FIRST_NAMES)) + r")\b"
+    # "I run a bakery", "we've got a Gaggia", "I'm looking for...": "I" or "we" shortly before
+    # a word a rule starts from; "I'm a barista", "we're a cafe".
+    r"(?i)\b"
+    + _SELF
+    + r"\b(?:\W+\w+){0,3}?\W+"
+    + _TRIGGERS
+    + r"|\b(?:i'?m|im|i\s+am|we'?re|we\s+are)\s+(?:just\s+|now\s+|also\s+|not\s+)?(?:an?|the)\b"
+    r"|\b(?:my|our)\s+(?:fav|favourite|favorite|go-to|job|role)\b|\b(?:mine|ours)\b"
+    # Trouble with a thing: "the reader keeps dropping", "it arrived damaged".
+    r"|\b(?:keeps?|kept|won'?t|wont|doesn'?t|isn'?t|aren'?t|stopped|broke|broken|barely|hardly|"
+    r"arrived|problems?|issues?|headaches?|nightmare|" + _TROUBLE_WORDS + r")\b"
     # Chat leaves the "I" out: "just got a Gaggia", "love the Ethiopian!".
     r"|(?:^|[,;]\s*)(?:(?:just|also|really|recently|actually|so|ok|okay|yeah|and|hi|hey|hiya|"
     r"still|currently)\W+)*(?:got|love|loving|like|adore|run|own|use|using|have|bought|brew|"
     r"drink|need|want|work|looking|interested|keen|sell)\b"
 )
+
+
+_SAID_BY_SELF = re.compile(r"(?i)\b" + _SELF + r"\b")
+
+
+def may_hold_a_fact(sentence: str) -> bool:
+    """Whether a sentence is worth parsing: a rule may find a fact in it."""
+    if MAY_HOLD_A_FACT.search(sentence):
+        return True
+    return bool(_SAID_BY_SELF.search(sentence) and FUTURE_TIME.search(sentence))
+
+
+# Sentences no rule can keep anything from are not parsed; what they say that the gate would
+# block is still counted, by its words.
+_ABOUT_SOMEONE_ELSE = re.compile(
+    r"(?i)\b(?:my|our)\s+(?:\w+\s+)?(?:" + "|".join(sorted(PEOPLE)) + r")\b"
+    r"|\b(?:says|said|reckons|thinks|recommends)\b"
+    r"|^\W*(?:" + "|".join(sorted(FIRST_NAMES)) + r")\b"
+)
+_MAYBE = re.compile(r"(?i)\b(?:if|would|'d|might|maybe|wish|should|could|may|hopefully)\b")
+_ASKS = re.compile(
+    r"(?i)\?\s*$|^\W*(?:do|does|did|can|could|is|are|should|would|will)\s+(?:i|we)\b"
+)
+_NOT = re.compile(r"(?i)\b(?:not|never|no|\w+n'?t)\b")
+
+
+def blocked_without_parsing(sentence: str) -> str | None:
+    """What the gate would block in a sentence no rule can keep anything from, by its words."""
+    if gate.PLACEHOLDER.search(sentence):
+        return "pii"
+    if gate.SENSITIVE_PATTERN.search(sentence.lower()):
+        return "sensitive"
+    if _ABOUT_SOMEONE_ELSE.search(sentence):
+        return "third_party"
+    if not _SAID_BY_SELF.search(sentence):
+        return None
+    if _ASKS.search(sentence):
+        return "question"
+    if _MAYBE.search(sentence):
+        return "hypothetical"
+    if _NOT.search(sentence):
+        return "negated"
+    return None
 
 
 @dataclass(frozen=True)
@@ -144,8 +206,13 @@ def add_chat_spellings(nlp: Language) -> None:
         tokenizer.add_special_case(placeholder, [{ORTH: placeholder, NORM: "something"}])
 
 
+_CONTRACTED = re.compile(r"(?i)\b(?:" + "|".join(CHAT_CONTRACTIONS) + r")\b")
+
+
 def fix_lemmas(doc: Doc) -> Doc:
     """Give the pieces of contractions the lemma of the word they stand for ("m" -> "be")."""
+    if not _CONTRACTED.search(doc.text):
+        return doc
     for token in doc:
         lemma = LEMMA_BY_NORM.get(token.norm_)
         if lemma and token.lemma_ != lemma and token.pos_ in {"AUX", "VERB"}:
@@ -156,9 +223,10 @@ def fix_lemmas(doc: Doc) -> Doc:
 class FactExtractor:
     """Finds kept facts in customer messages with a spaCy pipeline and the gate."""
 
-    def __init__(self, nlp: Language, *, batch_size: int = 256) -> None:
+    def __init__(self, nlp: Language, *, batch_size: int = 1000) -> None:
         add_chat_spellings(nlp)
         self.nlp = nlp
+        self.parser = Parser(nlp)
         self.batch_size = batch_size
         self.version = (
             f"{RULES_VERSION}/{nlp.meta.get('name', 'nlp')}-{nlp.meta.get('version', '')}"
@@ -171,9 +239,15 @@ class FactExtractor:
         for index, text in enumerate(texts):
             for sentence in split_sentences(text):
                 opt_outs = self._opt_outs(results[index], text, sentence)
-                if MAY_HOLD_A_FACT.search(sentence.text):
+                if may_hold_a_fact(sentence.text):
                     jobs.append((index, sentence, opt_outs))
-        docs = self.nlp.pipe([sentence.text for _, sentence, _ in jobs], batch_size=self.batch_size)
+                elif not opt_outs:
+                    reason = blocked_without_parsing(sentence.text)
+                    if reason is not None:
+                        results[index].blocked[reason] += 1
+        docs = self.parser.pipe(
+            [sentence.text for _, sentence, _ in jobs], batch_size=self.batch_size
+        )
         for (index, sentence, opt_outs), parsed in zip(jobs, docs, strict=True):
             self._sentence(results[index], texts[index], sentence, fix_lemmas(parsed), opt_outs)
         return results

@@ -5,7 +5,7 @@ gate is unsure it blocks: a missed fact costs a little personalization, a leaked
 import re
 from collections.abc import Iterable
 
-from spacy.tokens import Token
+from spacy.tokens import Doc, Token
 
 from engine.clauses import Clause
 from engine.lexicon import (
@@ -38,15 +38,41 @@ PII_CUES = re.compile(
 )
 
 
-def _term_pattern(term: str) -> re.Pattern[str]:
-    """A whole-word pattern for a lexicon term; terms starting "re:" are regular expressions."""
-    body = term[3:] if term.startswith("re:") else re.escape(term)
-    return re.compile(r"(?<![\w-])" + body + r"(?![\w-])")
+def _term(term: str) -> str:
+    """A lexicon term as a regular expression; terms starting "re:" are one already."""
+    return term[3:] if term.startswith("re:") else re.escape(term)
 
 
-_PHRASE_WORDS = {
-    category: [_term_pattern(term) for term in terms] for category, terms in SENSITIVE.items()
-}
+# One pattern for every sensitive term, a named group per category, longest terms first: one
+# pass over a sentence finds them all.
+SENSITIVE_PATTERN = re.compile(
+    r"(?<![\w-])(?:"
+    + "|".join(
+        f"(?P<{category}>" + "|".join(_term(t) for t in sorted(terms, key=len, reverse=True)) + ")"
+        for category, terms in SENSITIVE.items()
+    )
+    + r")(?![\w-])"
+)
+
+
+def sensitive_spans(text: str) -> list[tuple[int, int, str]]:
+    """Where a text touches a sensitive category: (start, end, category) of each term."""
+    lowered = text.lower().replace("\u2019", "'")
+    return [
+        (match.start(), match.end(), match.lastgroup or "sensitive")
+        for match in SENSITIVE_PATTERN.finditer(lowered)
+    ]
+
+
+def _doc_sensitive_spans(doc: Doc) -> list[tuple[int, int, str]]:
+    """The sensitive spans of a parsed sentence, found once per sentence."""
+    spans: list[tuple[int, int, str]] | None = doc.user_data.get("sensitive_spans")
+    if spans is None:
+        spans = sensitive_spans(doc.text)
+        doc.user_data["sensitive_spans"] = spans
+    return spans
+
+
 QUESTION_WORDS = frozenset({"what", "which", "who", "whom", "whose", "how", "why", "where"})
 QUESTION_AUX = frozenset(
     """
@@ -103,11 +129,8 @@ def pii(clause: Clause) -> bool:
 
 def sensitive_text(text: str) -> str | None:
     """The sensitive category a text touches by its words alone, if any."""
-    text = " " + text.lower().replace("\u2019", "'") + " "
-    for category, patterns in _PHRASE_WORDS.items():
-        if any(pattern.search(text) for pattern in patterns):
-            return category
-    return None
+    spans = sensitive_spans(text)
+    return spans[0][2] if spans else None
 
 
 def opt_out_reason(sentence: str, start: int, end: int) -> str | None:
@@ -128,15 +151,10 @@ def sensitive_category(tokens: tuple[Token, ...]) -> str | None:
     sensitive phrase of the sentence that reaches into them ("i run a cafe and [im broke]")."""
     if not tokens:
         return None
-    doc = tokens[0].doc
     first, last = tokens[0].idx, tokens[-1].idx + len(tokens[-1].text)
-    text = " " + doc.text.lower().replace("\u2019", "'") + " "
-    for category, patterns in _PHRASE_WORDS.items():
-        for pattern in patterns:
-            for match in pattern.finditer(text):
-                # The text was padded with one space on the left.
-                if match.start() - 1 < last and first < match.end() - 1:
-                    return category
+    for start, end, category in _doc_sensitive_spans(tokens[0].doc):
+        if start < last and first < end:
+            return category
     for token in tokens:
         only = SENSITIVE_ONLY_AS.get(token.lower_)
         if only and token.pos_ in only[1]:

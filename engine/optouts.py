@@ -112,9 +112,18 @@ def clean_topic(topic: str) -> str:
     return " ".join(words[:4])
 
 
+# Every opt-out pattern needs one of these words; most sentences have none.
+_CONTACT_WORDS = re.compile(
+    r"(?i)mail|send|messag|text|contact|spam|bother|notif|newsletter|promo|offer|unsubscribe|"
+    r"list|hear|marketing|update|deal|ads|advert|stuff|things|info"
+)
+
+
 def find_opt_outs(text: str) -> list[OptOut]:
     """Opt-outs said in a piece of customer text, with the span of the words that say them."""
     found: list[OptOut] = []
+    if not _CONTACT_WORDS.search(text):
+        return found
     for pattern in PATTERNS:
         for match in pattern.finditer(text):
             topic = clean_topic(match.group("topic"))

@@ -17,7 +17,7 @@ from embeddings.encoder import Encoder, Vectors
 from embeddings.sparse import bm25_document
 from embeddings.store import VectorPoint, VectorStore
 from engine.classifier import IntentClassifier
-from engine.db import Database, insert_ignoring_conflicts
+from engine.db import Database, insert_ignoring
 from engine.facts import Extraction, FactExtractor
 from engine.models import BlockedCandidate, Fact, Message, MessageIntent, Tracker, utcnow
 from engine.redact import redact
@@ -70,8 +70,8 @@ class BatchResult:
 
     messages: int
     sentences: int
-    intents: int
-    facts: int = 0
+    intents: int  # intents found (each stored once per message)
+    facts: int = 0  # kept facts found (each stored once, however often the batch runs)
 
 
 def tracker_scores(
@@ -252,31 +252,41 @@ class Pipeline:
         redacted: Sequence[str],
         found: Sequence[dict[tuple[str, str], float]],
     ) -> int:
-        """Store intents and mark the messages processed, in the caller's transaction."""
+        """Store intents and mark the messages processed, in the caller's transaction, with one
+        statement for all the batch's intents and one for all its messages."""
         now = utcnow()
-        added = 0
-        for message, text, intents in zip(messages, redacted, found, strict=True):
-            for (intent, source), score in intents.items():
-                added += insert_ignoring_conflicts(
-                    session,
-                    MessageIntent,
-                    {
-                        "message_id": message.id,
-                        "customer_id": message.customer_id,
-                        "intent": intent,
-                        "score": round(score, 4),
-                        "sent_at": message.sent_at,
-                        "source": source,
-                        "created_at": now,
-                    },
-                    key=["message_id", "intent"],
-                )
+        intents = [
+            {
+                "message_id": message.id,
+                "customer_id": message.customer_id,
+                "intent": intent,
+                "score": round(score, 4),
+                "sent_at": message.sent_at,
+                "source": source,
+                "created_at": now,
+            }
+            for message, per_message in zip(messages, found, strict=True)
+            for (intent, source), score in per_message.items()
+        ]
+        if intents:
             session.execute(
-                update(Message)
-                .where(Message.id == message.id)
-                .values(state="processed", processed_at=now, redacted_text=text, claimed_at=None)
+                insert_ignoring(session, MessageIntent, key=["message_id", "intent"]), intents
             )
-        return added
+        # An UPDATE per primary key, sent as one executemany.
+        session.execute(
+            update(Message),
+            [
+                {
+                    "id": message.id,
+                    "state": "processed",
+                    "processed_at": now,
+                    "redacted_text": text,
+                    "claimed_at": None,
+                }
+                for message, text in zip(messages, redacted, strict=True)
+            ],
+        )
+        return len(intents)
 
     def _record_facts(
         self,
@@ -284,42 +294,44 @@ class Pipeline:
         messages: Sequence[ClaimedMessage],
         extractions: Sequence[Extraction],
     ) -> int:
-        """Store kept facts and blocked counts, in the caller's transaction; a batch that runs
-        again adds nothing (both are keyed on the message)."""
+        """Store kept facts and blocked counts, in the caller's transaction, one statement each
+        for the batch; a batch that runs again adds nothing (both are keyed on the message)."""
         now = utcnow()
-        added = 0
-        for message, extraction in zip(messages, extractions, strict=True):
-            for fact in extraction.facts:
-                added += insert_ignoring_conflicts(
-                    session,
-                    Fact,
-                    {
-                        "customer_id": message.customer_id,
-                        "message_id": message.id,
-                        "category": fact.category,
-                        "value": fact.value[:300],
-                        "quote": fact.quote,
-                        "span_start": fact.start,
-                        "span_end": fact.end,
-                        "said_at": message.sent_at,
-                        "extractor": fact.rule[:200],
-                        "created_at": now,
-                    },
-                    key=["message_id", "category", "value"],
-                )
-            for reason, count in extraction.blocked.items():
-                insert_ignoring_conflicts(
-                    session,
-                    BlockedCandidate,
-                    {
-                        "customer_id": message.customer_id,
-                        "message_id": message.id,
-                        "reason": reason,
-                        "count": count,
-                    },
-                    key=["message_id", "reason"],
-                )
-        return added
+        facts = [
+            {
+                "customer_id": message.customer_id,
+                "message_id": message.id,
+                "category": fact.category,
+                "value": fact.value[:300],
+                "quote": fact.quote,
+                "span_start": fact.start,
+                "span_end": fact.end,
+                "said_at": message.sent_at,
+                "extractor": fact.rule[:200],
+                "created_at": now,
+            }
+            for message, extraction in zip(messages, extractions, strict=True)
+            for fact in extraction.facts
+        ]
+        blocked = [
+            {
+                "customer_id": message.customer_id,
+                "message_id": message.id,
+                "reason": reason,
+                "count": count,
+            }
+            for message, extraction in zip(messages, extractions, strict=True)
+            for reason, count in extraction.blocked.items()
+        ]
+        if facts:
+            session.execute(
+                insert_ignoring(session, Fact, key=["message_id", "category", "value"]), facts
+            )
+        if blocked:
+            session.execute(
+                insert_ignoring(session, BlockedCandidate, key=["message_id", "reason"]), blocked
+            )
+        return len(facts)
 
     def _release(self, messages: Sequence[ClaimedMessage]) -> None:
         """Hand messages back to the queue after a failure (their attempts stay counted)."""

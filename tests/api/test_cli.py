@@ -110,6 +110,11 @@ def test_demo_loads_the_sample_business(tmp_path: Path) -> None:
     assert answer and all(c["evidence"] for c in answer)
     # cus_006's grinder "keeps jamming", cus_002's "makes a clicking noise".
     assert {"cus_002", "cus_006"} <= {c["customer_id"] for c in answer}
+    assert {"business", "uses", "pain_point"} <= set(report["facts_by_category"])
+    assert {"sensitive", "third_party", "question"} <= set(report["blocked_by_reason"])
+    context = report["context"]
+    assert context["facts"] and all(f["quote"] for f in context["facts"])
+    assert "@" not in json.dumps(context)
     rerun = runner.invoke(app, ["demo", "--home", str(tmp_path / "demo"), "--json"])
     assert json.loads(rerun.stdout)["status"] == status  # the home is rebuilt, not doubled
 
