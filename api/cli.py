@@ -4,7 +4,7 @@ import json
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -45,6 +45,12 @@ def open_database(settings: Settings) -> Database:
     db = Database(settings)
     db.migrate()
     return db
+
+
+def fail(error: EngineError) -> NoReturn:
+    """End a command on an error the user can fix: one line, exit code 2."""
+    err_console.print(f"[red]error:[/] {error}")
+    raise typer.Exit(code=2) from None
 
 
 def print_json(data: Any) -> None:
@@ -200,8 +206,7 @@ def keys_create(
         with db.write() as session:
             identity, plaintext = create_key(session, name=name, scopes=scope)
     except EngineError as error:
-        err_console.print(f"[red]error:[/] {error}")
-        raise typer.Exit(code=2) from None
+        fail(error)
     finally:
         db.dispose()
     if as_json:
@@ -259,8 +264,7 @@ def keys_revoke(
         with db.write() as session:
             revoke_key(session, prefix=prefix)
     except EngineError as error:
-        err_console.print(f"[red]error:[/] {error}")
-        raise typer.Exit(code=2) from None
+        fail(error)
     finally:
         db.dispose()
     console.print(f"revoked key {prefix}")
@@ -415,8 +419,7 @@ def context(
         with db.read() as session:
             found = build_context(session, customer_id=customer_id, as_of=_aware(as_of))
     except EngineError as error:
-        err_console.print(f"[red]error:[/] {error}")
-        raise typer.Exit(code=2) from None
+        fail(error)
     finally:
         db.dispose()
     if as_json:
@@ -482,8 +485,7 @@ def eval_intents(
                 ),
             )
     except EngineError as error:
-        err_console.print(f"[red]error:[/] {error}")
-        raise typer.Exit(code=2) from None
+        fail(error)
     data = result.as_dict()
     if as_json:
         print_json(data)
@@ -514,8 +516,7 @@ def eval_facts(
                 on_step=lambda step: spinner.update(step),
             )
     except EngineError as error:
-        err_console.print(f"[red]error:[/] {error}")
-        raise typer.Exit(code=2) from None
+        fail(error)
     data = report.as_dict()
     if as_json:
         print_json(data)

@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.context import CustomerContext
 from engine.errors import EngineError
+from engine.fact_rules import CATEGORIES
 from engine.gate import REASONS
 
 
@@ -100,6 +101,12 @@ def load_labels(path: Path) -> list[Labelled]:
         unknown = {reason for _, reason in forbidden} - set(REASONS)
         if unknown:
             raise InvalidLabels(f"{path} line {number}: unknown reason {sorted(unknown)[0]!r}")
+        strange = {category for _, category in allowed} - set(CATEGORIES)
+        if strange:
+            raise InvalidLabels(
+                f"{path} line {number}: unknown category {sorted(strange)[0]!r} "
+                f"(one of {', '.join(CATEGORIES)})"
+            )
     return labelled
 
 

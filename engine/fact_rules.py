@@ -279,16 +279,6 @@ def _prep_object(token: Token, *preps: str) -> Token | None:
     return None
 
 
-def _object(token: Token) -> Token | None:
-    found = _child(token, "dobj", "attr", "oprd")
-    if found is not None:
-        return found
-    xcomp = _child(token, "xcomp")
-    if xcomp is not None:
-        return _child(xcomp, "dobj", "attr") or _prep_object(xcomp, "with", "on", "in")
-    return None
-
-
 def _concrete(token: Token | None) -> bool:
     """A noun that can be a thing a customer has or wants (not "a question", not a person)."""
     if token is None:
