@@ -309,6 +309,8 @@ SELF_TROUBLE = re.compile(
     r"(?:still|been)\s+waiting|wrong\s+(?:item|size|order|colou?r|parcel|grind|beans))\b"
 )
 LOOK_PREPS = ("for", "at", "into")
+# "it tastes bitter" is trouble; "it tastes like brown sugar" is praise: only the state decides.
+SENSES = frozenset({"taste", "smell", "feel", "sound"})
 TROUBLE_NOUNS = frozenset({"problem", "issue", "headache", "nightmare", "trouble", "bugbear"})
 
 
@@ -353,7 +355,7 @@ def _pain_point(clause: Clause) -> RuleMatch | None:
         if head.tag_ == "VBN" and head.lower_ in TROUBLE_STATES:  # "my chain is stretched"
             return RuleMatch("pain_point", tail(clause, subject), "pain.state")
         state = _child(head, "acomp", "attr", "oprd")
-        if state is None and lemma in {"arrive", "come", "turn", "show", "look", "taste", "get"}:
+        if state is None and lemma in {"arrive", "come", "turn", "show", "look", "get"} | SENSES:
             state = _child(head, "advmod", "xcomp", "acomp")
         if lemma == "have":
             state = _child(head, "dobj")

@@ -451,7 +451,7 @@ FUNCTION_VERBS = frozenset(
 TROUBLE_VERBS = frozenset(
     """
     break leak jam crash drop fail freeze overheat rattle squeak squeal die disconnect crack
-    shatter burn clog stick smell taste malfunction flicker beep buzz grind dent tear rip
+    shatter burn clog stick malfunction flicker beep buzz grind dent tear rip
     spill chip stall glitch lag hang reset split burst puncture smash crush scratch bend
     overflow splutter sputter wobble jump skip slip creak seize snap rub wear rust buckle fray
     squeal grate clunk click

@@ -772,3 +772,20 @@ def test_a_fact_said_twice_is_kept_once(
     assert_spans(text, result)
     same = [f for f in result.facts if f.category == category and keyword in f.value.lower()]
     assert len(same) == 1, (result.facts, result.blocked)
+
+
+@pytest.mark.parametrize(
+    ("raw", "pain"),
+    [
+        ("it tastes like brown sugar and cherries in the aeropress", False),
+        ("the last bag tastes bitter", True),
+        ("the coffee smells burnt", True),
+        ("the new grinder sounds lovely", False),
+    ],
+)
+def test_a_sense_is_trouble_only_with_a_word_of_trouble(
+    fact_extractor: FactExtractor, raw: str, pain: bool
+) -> None:
+    """How something tastes or smells is a pain point only when the word says so."""
+    _, result = extract(fact_extractor, raw)
+    assert any(f.category == "pain_point" for f in result.facts) is pain, result.facts
