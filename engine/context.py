@@ -211,12 +211,15 @@ def build_context(
     if customer is None:
         raise NotFoundError(f"no customer {customer_id!r}")
     as_of = as_of or utcnow()
-    opt_outs = _opt_outs(session, customer_id=customer_id, as_of=as_of)
+    # One query for the customer's facts; opt-outs are read from it first, since they decide
+    # which of the other facts, products and intents are withheld.
+    rows = _fact_rows(session, customer_id=customer_id, as_of=as_of)
+    opt_outs = _opt_outs(rows)
     topics = [o.topic for o in opt_outs]
     orders, withheld_products = _orders(
         session, customer_id=customer_id, as_of=as_of, topics=topics
     )
-    facts, withheld_facts = _facts(session, customer_id=customer_id, as_of=as_of, topics=topics)
+    facts, withheld_facts = _facts(rows, topics=topics)
     intents, withheld_intents = _intents(
         session, customer_id=customer_id, as_of=as_of, topics=topics
     )
@@ -329,10 +332,10 @@ def _fact_rows(
     ]
 
 
-def _opt_outs(session: Session, *, customer_id: str, as_of: datetime) -> list[OptOut]:
+def _opt_outs(rows: list[tuple[Fact, str, str]]) -> list[OptOut]:
     seen: set[str] = set()
     opt_outs = []
-    for fact, message_id, _ in _fact_rows(session, customer_id=customer_id, as_of=as_of):
+    for fact, message_id, _ in rows:
         if fact.category == "opt_out" and fact.value not in seen:
             seen.add(fact.value)
             opt_outs.append(
@@ -343,18 +346,14 @@ def _opt_outs(session: Session, *, customer_id: str, as_of: datetime) -> list[Op
     return opt_outs
 
 
-def _facts(
-    session: Session, *, customer_id: str, as_of: datetime, topics: list[str]
-) -> tuple[list[KeptFact], int]:
+def _facts(rows: list[tuple[Fact, str, str]], *, topics: list[str]) -> tuple[list[KeptFact], int]:
     """Kept facts, newest first, once per category and value; those on opted-out topics
     withheld."""
     facts: list[KeptFact] = []
     seen: set[tuple[str, str]] = set()
     withheld = 0
     everything = ALL_MARKETING in topics
-    for fact, message_id, conversation_id in _fact_rows(
-        session, customer_id=customer_id, as_of=as_of
-    ):
+    for fact, message_id, conversation_id in rows:
         if fact.category == "opt_out" or (fact.category, fact.value) in seen:
             continue
         seen.add((fact.category, fact.value))
