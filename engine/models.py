@@ -1,4 +1,5 @@
-"""SQL tables: customers, conversations, messages, orders, products, API keys, intents, facts."""
+"""SQL tables: customers, conversations, messages, orders, products, API keys, intents, facts,
+voice guides, drafts and their audit trail, and the review webhook outbox."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -262,3 +263,110 @@ class BlockedCandidate(Base):
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     reason: Mapped[str] = mapped_column(String(32))
     count: Mapped[int] = mapped_column(Integer)
+
+
+DRAFT_KINDS = ("welcome", "post_purchase", "win_back")
+# A draft waits for a person (`pending_review`), or for a person to fix it (`needs_attention`:
+# it failed the grounding check); a reviewer approves or rejects it; a draft whose customer
+# withdrew consent before review is `withdrawn`.
+DRAFT_STATES = ("pending_review", "needs_attention", "approved", "rejected", "withdrawn")
+
+
+class VoiceGuide(Base):
+    """A business's voice guide; every change is a new version, the newest is in use."""
+
+    __tablename__ = "voice_guides"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    business: Mapped[str] = mapped_column(String(200), index=True)
+    guide: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Draft(Base):
+    """One drafted email for one customer and one sequence step, waiting for (or past) review.
+
+    A step is drafted once per customer and anchor (the subscription, the order, the last
+    activity it answers), which makes running a campaign twice a no-op."""
+
+    __tablename__ = "drafts"
+    __table_args__ = (
+        UniqueConstraint(
+            "customer_id", "kind", "step", "anchor", name="uq_drafts_customer_kind_step_anchor"
+        ),
+        Index("ix_drafts_status_id", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(32))
+    step: Mapped[str] = mapped_column(String(32))
+    anchor: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(32), default="pending_review")
+    subject: Mapped[str] = mapped_column(Text)
+    preheader: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    # What the drafter wrote, kept as it was when a reviewer edits the draft.
+    original: Mapped[dict[str, Any]] = mapped_column(JSON)
+    fact_ids: Mapped[list[int]] = mapped_column(JSON)
+    # The quotes, products and intents behind each personalized sentence.
+    evidence: Mapped[list[Any]] = mapped_column(JSON)
+    # The gated context the drafter saw, as it was.
+    context: Mapped[dict[str, Any]] = mapped_column(JSON)
+    problems: Mapped[list[Any]] = mapped_column(JSON)
+    drafter: Mapped[str] = mapped_column(String(32))
+    template: Mapped[str] = mapped_column(String(200))
+    model: Mapped[str | None] = mapped_column(String(200))
+    voice_version: Mapped[int | None] = mapped_column(Integer)
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reviewed_at: Mapped[datetime | None]
+    reviewed_by: Mapped[str | None] = mapped_column(String(200))
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class DraftEvent(Base):
+    """The audit trail of a draft: created, edited (what changed), approved, rejected."""
+
+    __tablename__ = "draft_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    # For an edit: {field: {"from": old, "to": new}}; for a rejection: {"reason": ...}.
+    changes: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# An outbox row is `pending` until the receiver answers 2xx (`delivered`); after too many
+# failures it is `failed` (a person can see it on the draft).
+DELIVERY_STATES = ("pending", "delivered", "failed")
+
+
+class WebhookDelivery(Base):
+    """The review webhook's outbox: one row per draft event to push, retried until delivered."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_state_next", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    url: Mapped[str] = mapped_column(Text)
+    # The exact bytes signed and sent, so a retry sends the same body and signature.
+    payload: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,1 @@
+"""Drafting: lifecycle emails from a customer's gated context, checked, then queued for review."""
