@@ -9,9 +9,10 @@ from fastapi import FastAPI
 from api.auth import KeyVerifier
 from api.errors import install_error_handlers
 from api.middleware import BodyGuard
-from api.routes import customers, ingest, intents, search, status, webhooks
+from api.routes import customers, drafting, ingest, intents, review, search, status, webhooks
 from chat_ingest.writer import MessageWriter
-from engine.runtime import BackgroundWorker, Services, build_services
+from engine.outbox import OutboxDeliverer
+from engine.runtime import BackgroundWorker, Services, build_drafter, build_services
 from engine.settings import Settings
 
 
@@ -41,6 +42,16 @@ def create_app(
         app.state.keys = KeyVerifier(built.db)
         app.state.writer = MessageWriter(built.db, on_stored=worker.wake if worker else None)
         app.state.writer.start()
+        app.state.drafter = build_drafter(settings)
+        # New drafts are pushed to the reviewer's system from the outbox, retried until
+        # delivered; rows left by a previous run are picked up on start.
+        app.state.outbox = (
+            OutboxDeliverer(built.db, secret=settings.review_webhook_secret)
+            if settings.review_webhook_url
+            else None
+        )
+        if app.state.outbox:
+            app.state.outbox.start()
         if worker:
             worker.start()
         try:
@@ -49,6 +60,8 @@ def create_app(
             await app.state.writer.close()
             if worker:
                 worker.stop()
+            if app.state.outbox:
+                app.state.outbox.stop()
             if services is None:  # what we built, we close; what was handed in, the caller does
                 built.close()
 
@@ -60,6 +73,6 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(BodyGuard)
-    for module in (ingest, webhooks, search, intents, customers, status):
+    for module in (ingest, webhooks, search, intents, customers, drafting, review, status):
         app.include_router(module.router)
     return app

@@ -1,16 +1,26 @@
 """The `personalize` command line."""
 
-import json
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from api import cli_drafting
+from api.cli_base import (
+    PROGRESS_MIN_LINES,
+    InputFile,
+    JsonFlag,
+    aware,
+    console,
+    err_console,
+    fail,
+    open_database,
+    print_json,
+)
 from api.output import print_context, print_fact_eval, print_matches
 from chat_ingest.jsonl import ImportSummary, Kind, count_lines, import_file
 from engine.apikeys import SCOPES, create_key, list_keys, revoke_key
@@ -28,34 +38,6 @@ import_app = typer.Typer(no_args_is_help=True, help="Load JSON Lines backfills."
 keys_app = typer.Typer(no_args_is_help=True, help="Create, list and revoke API keys.")
 app.add_typer(import_app, name="import")
 app.add_typer(keys_app, name="keys")
-
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
-# Files longer than this get a progress bar.
-PROGRESS_MIN_LINES = 2000
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
-InputFile = Annotated[
-    Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A JSON Lines file.")
-]
-
-
-def open_database(settings: Settings) -> Database:
-    """Open the configured database and migrate it to the newest schema."""
-    db = Database(settings)
-    db.migrate()
-    return db
-
-
-def fail(error: EngineError) -> NoReturn:
-    """End a command on an error the user can fix: one line, exit code 2."""
-    err_console.print(f"[red]error:[/] {error}")
-    raise typer.Exit(code=2) from None
-
-
-def print_json(data: Any) -> None:
-    """Print data as JSON on stdout (no colours, no wrapping)."""
-    print(json.dumps(data, indent=2, default=str))
 
 
 def run_import(
@@ -371,8 +353,8 @@ def search(
                 query=query,
                 encoder=services.encoder,
                 store=services.store,
-                since=_aware(since),
-                until=_aware(until),
+                since=aware(since),
+                until=aware(until),
                 limit=limit,
             )
     finally:
@@ -417,7 +399,7 @@ def context(
     db = open_database(Settings())
     try:
         with db.read() as session:
-            found = build_context(session, customer_id=customer_id, as_of=_aware(as_of))
+            found = build_context(session, customer_id=customer_id, as_of=aware(as_of))
     except EngineError as error:
         fail(error)
     finally:
@@ -526,11 +508,7 @@ def eval_facts(
         raise typer.Exit(code=1)
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    """Dates typed on the command line without a zone are taken as UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+cli_drafting.register(app)
 
 
 def main() -> None:

@@ -1,8 +1,10 @@
 """The main job on the embedded default: load the bundled sample business and show it."""
 
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,19 +14,26 @@ from rich.table import Table
 from sqlalchemy import func, select
 
 import engine
-from api.output import print_context, print_matches
+from api.output import print_campaign, print_context, print_drafts_side_by_side, print_matches
 from chat_ingest.jsonl import ImportSummary, Kind, import_file
 from engine.context import CustomerContext, build_context
 from engine.db import Database
+from engine.drafting.base import KINDS
+from engine.drafting.review import REVIEWABLE, DraftRead, list_drafts
+from engine.drafting.service import CampaignReport, run_campaign
 from engine.intents import IntentCount, list_intents
 from engine.models import BlockedCandidate, Customer, Fact, Message, Order, OrderItem
-from engine.runtime import build_services
+from engine.runtime import build_drafter, build_services
 from engine.search import CustomerMatch, search_customers
 from engine.settings import Settings
 from engine.status import Status, read_status
+from engine.voice import VoiceGuide, set_voice
 
 SAMPLE_DIR = Path(engine.__file__).parent / "sample"
 DEMO_QUERY = "customers whose grinder is broken or noisy"
+# The sample business's chats end on 2026-11-19: campaigns run as of the next day, so the demo
+# drafts the same emails whatever today's date is.
+DEMO_AS_OF = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 SAMPLE_FILES: tuple[tuple[Kind, str], ...] = (
     ("customers", "customers.jsonl"),
     ("orders", "orders.jsonl"),
@@ -50,6 +59,9 @@ class DemoResult:
     facts_by_category: dict[str, int] = field(default_factory=dict)
     blocked_by_reason: dict[str, int] = field(default_factory=dict)
     context: CustomerContext | None = None
+    campaigns: list[CampaignReport] = field(default_factory=list)
+    queue: dict[str, int] = field(default_factory=dict)
+    side_by_side: list[DraftRead] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         """The result as plain JSON-ready data."""
@@ -74,6 +86,21 @@ class DemoResult:
             "facts_by_category": self.facts_by_category,
             "blocked_by_reason": self.blocked_by_reason,
             "context": self.context.model_dump(mode="json") if self.context else None,
+            "campaigns": [
+                {
+                    "kind": c.kind,
+                    "as_of": c.as_of.isoformat(),
+                    "due": c.due,
+                    "created": c.created,
+                    "already_drafted": c.already_drafted,
+                    "needs_attention": c.needs_attention,
+                    "failed": [vars(f) for f in c.failed],
+                    "draft_ids": c.draft_ids,
+                }
+                for c in self.campaigns
+            ],
+            "review_queue": self.queue,
+            "side_by_side": [d.model_dump(mode="json") for d in self.side_by_side],
         }
 
 
@@ -155,6 +182,8 @@ def run_demo(*, home: Path, on_step: Callable[[str], None] | None = None) -> Dem
                 .limit(1)
             )
             context = build_context(session, customer_id=talkative) if talkative else None
+        step("drafting welcome, post-purchase and win-back emails")
+        campaigns, queue, side_by_side = _draft_campaigns(db, settings)
     finally:
         services.close()
     return DemoResult(
@@ -171,7 +200,41 @@ def run_demo(*, home: Path, on_step: Callable[[str], None] | None = None) -> Dem
         facts_by_category={k: int(v) for k, v in sorted(facts_by_category.items())},
         blocked_by_reason={k: int(v) for k, v in sorted(blocked.items())},
         context=context,
+        campaigns=campaigns,
+        queue=queue,
+        side_by_side=side_by_side,
     )
+
+
+def _draft_campaigns(
+    db: Database, settings: Settings
+) -> tuple[list[CampaignReport], dict[str, int], list[DraftRead]]:
+    """Set the sample voice guide, run the three campaigns, and pick two drafts to compare:
+    the two that rest on most of what customers said, of two kinds if there are."""
+    guide = VoiceGuide.model_validate(
+        json.loads((SAMPLE_DIR / "voice.json").read_text(encoding="utf-8"))
+    )
+    with db.write() as session:
+        set_voice(session, guide=guide, actor="demo")
+    drafter = build_drafter(settings)
+    campaigns = [
+        run_campaign(db, drafter=drafter, kind=kind, as_of=DEMO_AS_OF, actor="demo")
+        for kind in KINDS
+    ]
+    with db.read() as session:
+        drafts = list_drafts(session, statuses=REVIEWABLE, limit=1000)
+    queue: dict[str, int] = {}
+    for d in drafts:
+        queue[d.kind] = queue.get(d.kind, 0) + 1
+    ranked = sorted(drafts, key=lambda d: (-sum(len(e.facts) for e in d.evidence), d.id))
+    shown = ranked[:1]
+    for d in ranked[1:]:
+        if shown and d.kind != shown[0].kind and d.customer_id != shown[0].customer_id:
+            shown.append(d)
+            break
+    if len(shown) < 2 and len(ranked) > 1:
+        shown = ranked[:2]
+    return campaigns, queue, shown
 
 
 def print_demo(console: Console, result: DemoResult) -> None:
@@ -217,6 +280,17 @@ def print_demo(console: Console, result: DemoResult) -> None:
         console.print("[bold]One customer's context, all a draft may be written from:[/]")
         print_context(console, result.context)
     console.print(
+        f"\n[bold]Drafts[/], as of {DEMO_AS_OF:%Y-%m-%d} (voice guide: engine/sample/voice.json):"
+    )
+    for campaign in result.as_dict()["campaigns"]:
+        print_campaign(console, campaign)
+    waiting = ", ".join(f"{kind} {n}" for kind, n in sorted(result.queue.items()))
+    console.print(f"In the review queue: {waiting or 'nothing'}.")
+    if result.side_by_side:
+        console.print("[bold]Two of them side by side, with the customers' words they rest on:[/]")
+        print_drafts_side_by_side(console, result.side_by_side)
+    console.print(
         f"\nThe demo's data is in {result.home}; explore it with "
-        f'`PERSONALIZE_HOME={result.home} personalize search "..."`.'
+        f'`PERSONALIZE_HOME={result.home} personalize search "..."` or '
+        f"`PERSONALIZE_HOME={result.home} personalize review list`."
     )

@@ -10,6 +10,7 @@ from api.auth import KeyVerifier
 from chat_ingest.writer import MessageWriter
 from engine.apikeys import KeyIdentity
 from engine.db import Database
+from engine.drafting.base import Drafter
 from engine.runtime import Services
 from engine.settings import Settings
 
@@ -40,6 +41,13 @@ async def get_services(request: Request) -> Services:
     return services
 
 
+async def get_drafter(request: Request) -> Drafter:
+    """The app's drafter (Claude when ANTHROPIC_API_KEY is set, else the templates)."""
+    drafter: Drafter = request.app.state.drafter
+    return drafter
+
+
+DrafterDep = Annotated[Drafter, Depends(get_drafter)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
 ServicesDep = Annotated[Services, Depends(get_services)]
 WriterDep = Annotated[MessageWriter, Depends(get_writer)]

@@ -49,6 +49,8 @@ _ENGINE_STATUS = {
     "not_found": 404,
     "conflict": 409,
     "bad_signature": 401,
+    "no_consent": 409,
+    "drafting_failed": 502,
 }
 
 

@@ -3,8 +3,12 @@
 from typing import Any
 
 from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
 
 from engine.context import CustomerContext
+from engine.drafting.review import DraftRead
 from engine.search import CustomerMatch
 
 
@@ -86,3 +90,55 @@ def print_fact_eval(out: Console, data: dict[str, Any]) -> None:
         "blocked by the gate: "
         + ", ".join(f"{r} {n}" for r, n in data["blocked_by_reason"].items())
     )
+
+
+def draft_panel(draft: DraftRead) -> Panel:
+    """A draft as a panel: header, the email, and the evidence behind each personal sentence."""
+    name = f" ({draft.first_name})" if draft.first_name else ""
+    lines = Text()
+    lines.append(f"Subject: {draft.subject}\n", style="bold")
+    lines.append(f"Preheader: {draft.preheader}\n\n", style="dim")
+    lines.append(draft.body.strip() + "\n")
+    if draft.evidence:
+        lines.append("\nWhy it says what it says:\n", style="bold")
+    for evidence in draft.evidence:
+        lines.append(f"• {evidence.sentence}\n", style="cyan")
+        for fact in evidence.facts:
+            lines.append(
+                f'    said "{fact.quote}" ({fact.category}, {fact.said_at:%Y-%m-%d})\n', style="dim"
+            )
+        for product in evidence.products:
+            if product.bought and product.last_bought_at:
+                lines.append(
+                    f"    bought {product.name} ({product.last_bought_at:%Y-%m-%d})\n", style="dim"
+                )
+            else:
+                lines.append(f"    suggests {product.name} (catalog)\n", style="dim")
+        for intent in evidence.intents:
+            lines.append(f"    asked about {intent.intent.replace('_', ' ')}\n", style="dim")
+    for problem in draft.problems:
+        lines.append(f"! {problem.code}: {problem.message}\n", style="red")
+    title = f"#{draft.id} {draft.kind}.{draft.step} for {draft.customer_id}{name} [{draft.status}]"
+    return Panel(lines, title=title, subtitle=f"{draft.drafter} {draft.template}")
+
+
+def print_drafts_side_by_side(out: Console, drafts: list[DraftRead]) -> None:
+    """Print drafts next to each other (one column each)."""
+    table = Table.grid(expand=True, padding=(0, 1))
+    for _ in drafts:
+        table.add_column(ratio=1)
+    table.add_row(*(draft_panel(d) for d in drafts))
+    out.print(table)
+
+
+def print_campaign(out: Console, report: dict[str, Any]) -> None:
+    """Print what a campaign run did."""
+    out.print(
+        f"[bold]{report['kind']}[/] as of {report['as_of']}: {report['due']} due, "
+        f"{report['created']} drafted into the review queue"
+        + (f", {report['needs_attention']} need attention" if report["needs_attention"] else "")
+        + (f", {report['already_drafted']} drafted meanwhile" if report["already_drafted"] else "")
+        + (f", [red]{len(report['failed'])} failed[/]" if report["failed"] else "")
+    )
+    for failed in report["failed"]:
+        out.print(f"  [red]failed[/] {failed['customer_id']} {failed['step']}: {failed['error']}")

@@ -9,6 +9,7 @@ from pathlib import Path
 from embeddings.encoder import Encoder, SentenceTransformerEncoder
 from embeddings.store import EdgeStore, ServerStore, StoreInUse, VectorStore
 from engine.db import Database
+from engine.drafting.base import Drafter
 from engine.errors import EngineError
 from engine.facts import FactExtractor
 from engine.intents import build_intent_model
@@ -44,6 +45,20 @@ def load_fact_extractor(settings: Settings) -> FactExtractor:
             "pipeline name or path"
         ) from None
     return FactExtractor(nlp)
+
+
+def build_drafter(settings: Settings) -> Drafter:
+    """Claude through the anthropic SDK when ANTHROPIC_API_KEY is set, else the offline
+    template drafter."""
+    if settings.anthropic_api_key:
+        from engine.drafting.claude import build_claude_drafter
+
+        return build_claude_drafter(
+            api_key=settings.anthropic_api_key, model=settings.anthropic_model
+        )
+    from engine.drafting.templates import TemplateDrafter
+
+    return TemplateDrafter()
 
 
 class StoreBusyError(EngineError):

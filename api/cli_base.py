@@ -1,0 +1,48 @@
+"""What every command shares: consoles, common options, opening the database, errors."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from engine.db import Database
+from engine.errors import EngineError
+from engine.settings import Settings
+
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+# Files longer than this get a progress bar.
+PROGRESS_MIN_LINES = 2000
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+InputFile = Annotated[
+    Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A JSON Lines file.")
+]
+
+
+def open_database(settings: Settings) -> Database:
+    """Open the configured database and migrate it to the newest schema."""
+    db = Database(settings)
+    db.migrate()
+    return db
+
+
+def fail(error: EngineError) -> NoReturn:
+    """End a command on an error the user can fix: one line, exit code 2."""
+    err_console.print(f"[red]error:[/] {error}")
+    raise typer.Exit(code=2) from None
+
+
+def print_json(data: Any) -> None:
+    """Print data as JSON on stdout (no colours, no wrapping)."""
+    print(json.dumps(data, indent=2, default=str))
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """Dates typed on the command line without a zone are taken as UTC."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)

@@ -1,0 +1,286 @@
+"""Commands for drafting and review: `voice`, `draft`, `campaign run`, `review ...`."""
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from pydantic import ValidationError
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.orm import Session
+
+from api.cli_base import JsonFlag, aware, console, err_console, fail, open_database, print_json
+from api.output import draft_panel, print_campaign
+from engine.db import Database
+from engine.drafting.base import Kind
+from engine.drafting.review import REVIEWABLE, approve, get_draft, list_drafts, reject
+from engine.drafting.service import CampaignReport, draft_one, run_campaign
+from engine.errors import EngineError
+from engine.outbox import deliver_due
+from engine.runtime import build_drafter
+from engine.settings import Settings
+from engine.voice import VoiceGuide, current_voice, set_voice
+
+voice_app = typer.Typer(no_args_is_help=True, help="The business's voice guide.")
+campaign_app = typer.Typer(no_args_is_help=True, help="Draft a lifecycle email for everyone due.")
+review_app = typer.Typer(
+    no_args_is_help=True, help="The review queue: list, show, approve, reject."
+)
+
+# What the audit trail names as the actor of what is done from the command line.
+CLI_ACTOR = "cli"
+KindOption = Annotated[
+    Kind, typer.Option("--kind", help="welcome, post_purchase or win_back.", show_default=False)
+]
+AsOfOption = Annotated[
+    datetime | None,
+    typer.Option("--as-of", help="Who is due as of this time (ISO date; default now)."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the drafting commands to the main command line."""
+    app.add_typer(voice_app, name="voice")
+    app.add_typer(campaign_app, name="campaign")
+    app.add_typer(review_app, name="review")
+    app.command()(draft)
+
+
+@voice_app.command("set")
+def voice_set(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="A JSON file.")
+    ],
+    as_json: JsonFlag = False,
+) -> None:
+    """Set the voice guide from a JSON file: business, samples (3-5), rules (5-10), contrast,
+    checks; see engine/sample/voice.json."""
+    try:
+        guide = VoiceGuide.model_validate(json.loads(file.read_text(encoding="utf-8")))
+    except json.JSONDecodeError as error:
+        err_console.print(f"[red]error:[/] {file}: not JSON: {error}")
+        raise typer.Exit(code=2) from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        err_console.print(f"[red]error:[/] {file}: {where}: {first['msg']}")
+        raise typer.Exit(code=2) from None
+    db = open_database(Settings())
+    try:
+        with db.write() as session:
+            stored = set_voice(session, guide=guide, actor=CLI_ACTOR)
+    finally:
+        db.dispose()
+    if as_json:
+        print(stored.model_dump_json(indent=2))
+        return
+    console.print(
+        f"voice guide v{stored.version} for {stored.business}: {len(stored.samples)} samples, "
+        f"{len(stored.rules)} rules, {len(stored.checks.banned_phrases)} banned phrases"
+    )
+
+
+@voice_app.command("show")
+def voice_show(as_json: JsonFlag = False) -> None:
+    """The voice guide in use (the built-in default until one is set)."""
+    db = open_database(Settings())
+    try:
+        with db.read() as session:
+            guide = current_voice(session)
+    finally:
+        db.dispose()
+    if as_json:
+        print(guide.model_dump_json(indent=2))
+        return
+    version = f"v{guide.version}" if guide.version else "built-in default"
+    console.print(f"[bold]{guide.business}[/] ({version})")
+    for rule in guide.rules:
+        console.print(f"  - {rule}")
+
+
+def draft(
+    customer_id: Annotated[str, typer.Argument(help="The customer's id.")],
+    kind: KindOption,
+    as_of: AsOfOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Draft one email for one customer into the review queue (the step they are due for, or a
+    manual one)."""
+    settings = Settings()
+    db = open_database(settings)
+    try:
+        detail, created = draft_one(
+            db,
+            drafter=build_drafter(settings),
+            customer_id=customer_id,
+            kind=kind,
+            as_of=aware(as_of),
+            actor=CLI_ACTOR,
+            webhook_url=settings.review_webhook_url,
+        )
+        _push(db, settings)
+    except EngineError as error:
+        fail(error)
+    finally:
+        db.dispose()
+    if as_json:
+        print_json({"created": created, "draft": detail.model_dump(mode="json")})
+        return
+    if not created:
+        console.print("[dim]this step was drafted already; the existing draft:[/]")
+    console.print(draft_panel(detail))
+
+
+@campaign_app.command("run")
+def campaign_run(kind: KindOption, as_of: AsOfOption = None, as_json: JsonFlag = False) -> None:
+    """Draft every customer due for KIND into the review queue; running it twice creates
+    nothing new."""
+    settings = Settings()
+    db = open_database(settings)
+    try:
+        report = _run_with_progress(db, settings, kind=kind, as_of=aware(as_of), quiet=as_json)
+        _push(db, settings)
+    except EngineError as error:
+        fail(error)
+    finally:
+        db.dispose()
+    data = {
+        "kind": report.kind,
+        "as_of": report.as_of.isoformat(),
+        "due": report.due,
+        "created": report.created,
+        "already_drafted": report.already_drafted,
+        "needs_attention": report.needs_attention,
+        "failed": [vars(f) for f in report.failed],
+        "draft_ids": report.draft_ids,
+    }
+    if as_json:
+        print_json(data)
+    else:
+        print_campaign(console, data)
+    if report.failed:
+        raise typer.Exit(code=1)
+
+
+def _run_with_progress(
+    db: Database, settings: Settings, *, kind: Kind, as_of: datetime | None, quiet: bool
+) -> CampaignReport:
+    drafter = build_drafter(settings)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=True,
+    ) as progress:
+        task = progress.add_task(f"drafting {kind}", total=None)
+        return run_campaign(
+            db,
+            drafter=drafter,
+            kind=kind,
+            as_of=as_of,
+            actor=CLI_ACTOR,
+            webhook_url=settings.review_webhook_url,
+            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
+
+
+def _push(db: Database, settings: Settings) -> None:
+    """One delivery pass of the review webhook outbox (what fails is retried by `serve` or
+    `worker`)."""
+    if not settings.review_webhook_url:
+        return
+    with httpx.Client(timeout=10.0) as client:
+        report = deliver_due(db, client=client, secret=settings.review_webhook_secret)
+    if report.retrying or report.failed:
+        err_console.print(
+            f"[yellow]review webhook:[/] {report.delivered} delivered, {report.retrying} to "
+            "retry (by `personalize serve` or `personalize worker`)"
+        )
+
+
+@review_app.command("list")
+def review_list(
+    status: Annotated[
+        str, typer.Option(help="waiting (pending_review and needs_attention), all, or a status.")
+    ] = "waiting",
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    as_json: JsonFlag = False,
+) -> None:
+    """Drafts in the review queue, oldest first."""
+    from engine.models import DRAFT_STATES
+
+    if status not in (*DRAFT_STATES, "waiting", "all"):
+        err_console.print(f"[red]error:[/] --status: unknown status {status!r}")
+        raise typer.Exit(code=2)
+    statuses = REVIEWABLE if status == "waiting" else DRAFT_STATES if status == "all" else (status,)
+    db = open_database(Settings())
+    try:
+        with db.read() as session:
+            drafts = list_drafts(session, statuses=statuses, limit=limit)
+    finally:
+        db.dispose()
+    if as_json:
+        print_json([d.model_dump(mode="json") for d in drafts])
+        return
+    if not drafts:
+        console.print("The review queue is empty.")
+    for d in drafts:
+        console.print(
+            f"#{d.id:<5} {d.status:<15} {d.kind}.{d.step:<4} {d.customer_id:<12} {d.subject}",
+            highlight=False,
+        )
+
+
+@review_app.command("show")
+def review_show(
+    draft_id: Annotated[int, typer.Argument(help="The draft's id.")], as_json: JsonFlag = False
+) -> None:
+    """One draft with the evidence behind it and its audit trail."""
+    db = open_database(Settings())
+    try:
+        with db.read() as session:
+            detail = get_draft(session, draft_id=draft_id)
+    except EngineError as error:
+        fail(error)
+    finally:
+        db.dispose()
+    if as_json:
+        print(detail.model_dump_json(indent=2))
+        return
+    console.print(draft_panel(detail))
+    for event in detail.history:
+        console.print(f"  {event.at:%Y-%m-%d %H:%M} {event.action} by {event.actor}")
+
+
+@review_app.command("approve")
+def review_approve(draft_id: Annotated[int, typer.Argument(help="The draft's id.")]) -> None:
+    """Approve a draft waiting for review."""
+    _review(lambda session: approve(session, draft_id=draft_id, actor=CLI_ACTOR))
+    console.print(f"draft {draft_id} approved")
+
+
+@review_app.command("reject")
+def review_reject(
+    draft_id: Annotated[int, typer.Argument(help="The draft's id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")],
+) -> None:
+    """Reject a draft waiting for review, with a reason."""
+    _review(lambda session: reject(session, draft_id=draft_id, actor=CLI_ACTOR, reason=reason))
+    console.print(f"draft {draft_id} rejected")
+
+
+def _review(action: Callable[[Session], None]) -> None:
+    db = open_database(Settings())
+    try:
+        with db.write() as session:
+            action(session)
+    except EngineError as error:
+        fail(error)
+    finally:
+        db.dispose()

@@ -1,0 +1,159 @@
+"""Drafting: the voice guide, one draft, and campaigns (a draft for everyone due)."""
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response, status
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from api.deps import DatabaseDep, DrafterDep, MarketerKey, SettingsDep
+from engine.drafting.base import Kind
+from engine.drafting.review import DraftDetail
+from engine.drafting.service import CampaignReport, draft_one, run_campaign
+from engine.voice import StoredVoiceGuide, VoiceGuide, current_voice, set_voice
+
+router = APIRouter(prefix="/v1", tags=["drafting"])
+
+
+class DraftCreate(BaseModel):
+    """Draft one email for one customer."""
+
+    customer_id: str = Field(min_length=1, max_length=128)
+    kind: Kind
+    as_of: datetime | None = Field(
+        default=None, description="Draft as of this time (default: now)."
+    )
+
+
+class CampaignRun(BaseModel):
+    """Options of a campaign run."""
+
+    as_of: datetime | None = Field(
+        default=None, description="Who is due as of this time (default: now)."
+    )
+
+
+class FailedDraftRead(BaseModel):
+    """A customer the drafter could not write for (the next run tries again)."""
+
+    customer_id: str
+    step: str
+    error: str
+
+
+class CampaignRead(BaseModel):
+    """What a campaign run did."""
+
+    kind: Kind
+    as_of: datetime
+    due: int
+    created: int
+    already_drafted: int
+    needs_attention: int
+    failed: list[FailedDraftRead]
+    draft_ids: list[int]
+
+
+def campaign_read(report: CampaignReport) -> CampaignRead:
+    """A campaign report as the API returns it."""
+    return CampaignRead(
+        kind=report.kind,
+        as_of=report.as_of,
+        due=report.due,
+        created=report.created,
+        already_drafted=report.already_drafted,
+        needs_attention=report.needs_attention,
+        failed=[
+            FailedDraftRead(customer_id=f.customer_id, step=f.step, error=f.error)
+            for f in report.failed
+        ],
+        draft_ids=report.draft_ids,
+    )
+
+
+def _wake_outbox(request: Request) -> None:
+    deliverer = getattr(request.app.state, "outbox", None)
+    if deliverer is not None:
+        deliverer.wake()
+
+
+@router.get("/voice", response_model=StoredVoiceGuide)
+async def get_voice(db: DatabaseDep, _: MarketerKey) -> StoredVoiceGuide:
+    """The voice guide in use (the built-in default until one is set; its version is null)."""
+    with db.read() as session:
+        return current_voice(session)
+
+
+@router.put("/voice", response_model=StoredVoiceGuide)
+async def put_voice(body: VoiceGuide, db: DatabaseDep, key: MarketerKey) -> StoredVoiceGuide:
+    """Set the business's voice guide: 3-5 sample emails, 5-10 rules, a generic-vs-ours
+    contrast, and the checks the linter runs; drafts from now on use it."""
+
+    def run() -> StoredVoiceGuide:
+        with db.write() as session:
+            return set_voice(session, guide=body, actor=key.name)
+
+    return await run_in_threadpool(run)
+
+
+@router.post(
+    "/drafts",
+    response_model=DraftDetail,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"description": "This step was drafted already; the existing draft."}},
+)
+async def post_draft(
+    body: DraftCreate,
+    request: Request,
+    response: Response,
+    db: DatabaseDep,
+    drafter: DrafterDep,
+    settings: SettingsDep,
+    key: MarketerKey,
+) -> DraftDetail:
+    """Draft one email into the review queue: the step the customer is due for, or else a manual
+    one (at most one a day); 409 without marketing consent."""
+    detail, created = await run_in_threadpool(
+        lambda: draft_one(
+            db,
+            drafter=drafter,
+            customer_id=body.customer_id,
+            kind=body.kind,
+            as_of=body.as_of,
+            actor=key.name,
+            webhook_url=settings.review_webhook_url,
+        )
+    )
+    if created:
+        _wake_outbox(request)
+    else:
+        response.status_code = status.HTTP_200_OK
+    return detail
+
+
+@router.post("/campaigns/{kind}/run", response_model=CampaignRead)
+async def post_campaign_run(
+    kind: Annotated[Kind, Path(description="welcome, post_purchase or win_back")],
+    request: Request,
+    db: DatabaseDep,
+    drafter: DrafterDep,
+    settings: SettingsDep,
+    key: MarketerKey,
+    body: CampaignRun | None = None,
+) -> CampaignRead:
+    """Draft every customer due for `kind` into the review queue; running it twice creates
+    nothing new."""
+    report = await run_in_threadpool(
+        lambda: run_campaign(
+            db,
+            drafter=drafter,
+            kind=kind,
+            as_of=body.as_of if body else None,
+            actor=key.name,
+            webhook_url=settings.review_webhook_url,
+        )
+    )
+    if report.created:
+        _wake_outbox(request)
+    return campaign_read(report)

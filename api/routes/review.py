@@ -1,0 +1,160 @@
+"""The review queue: list drafts, read one with its evidence and history, approve, reject, edit."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field, model_validator
+
+from api.deps import DatabaseDep, MarketerKey
+from engine.drafting.base import Kind
+from engine.drafting.review import (
+    REVIEWABLE,
+    DraftDetail,
+    DraftRead,
+    approve,
+    edit,
+    get_draft,
+    list_drafts,
+    reject,
+)
+from engine.drafting.service import blocked_texts, load_catalog
+from engine.models import DRAFT_STATES, Draft
+from engine.voice import current_voice
+
+router = APIRouter(prefix="/v1/review", tags=["review"])
+
+DraftId = Annotated[int, Path(ge=1, le=2**62)]
+StatusFilter = Literal[
+    "waiting", "all", "pending_review", "needs_attention", "approved", "rejected", "withdrawn"
+]
+
+
+class DraftList(BaseModel):
+    """A page of the review queue."""
+
+    drafts: list[DraftRead]
+
+
+class Rejection(BaseModel):
+    """Why a reviewer rejects a draft."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class DraftEdit(BaseModel):
+    """A reviewer's changes to a draft (any of subject, preheader, body)."""
+
+    subject: str | None = Field(default=None, min_length=1, max_length=500)
+    preheader: str | None = Field(default=None, max_length=500)
+    body: str | None = Field(default=None, min_length=1, max_length=50_000)
+
+    @model_validator(mode="after")
+    def _something(self) -> "DraftEdit":
+        if self.subject is None and self.preheader is None and self.body is None:
+            raise ValueError("give at least one of subject, preheader, body")
+        return self
+
+
+@router.get("", response_model=DraftList)
+async def get_review_queue(
+    db: DatabaseDep,
+    _: MarketerKey,
+    status: Annotated[
+        StatusFilter,
+        Query(description="`waiting` (default): pending_review and needs_attention; or `all`."),
+    ] = "waiting",
+    kind: Kind | None = None,
+    customer_id: Annotated[str | None, Query(max_length=128)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> DraftList:
+    """Drafts in the review queue, oldest first, each with the quotes behind its personalized
+    sentences, its problems and its webhook delivery state."""
+    statuses = REVIEWABLE if status == "waiting" else DRAFT_STATES if status == "all" else (status,)
+
+    def run() -> DraftList:
+        with db.read() as session:
+            return DraftList(
+                drafts=list_drafts(
+                    session,
+                    statuses=statuses,
+                    kind=kind,
+                    customer_id=customer_id,
+                    limit=limit,
+                    offset=offset,
+                )
+            )
+
+    return await run_in_threadpool(run)
+
+
+@router.get("/{draft_id}", response_model=DraftDetail)
+async def get_review_draft(draft_id: DraftId, db: DatabaseDep, _: MarketerKey) -> DraftDetail:
+    """One draft with what the drafter wrote, the context it saw, and its audit trail."""
+
+    def run() -> DraftDetail:
+        with db.read() as session:
+            return get_draft(session, draft_id=draft_id)
+
+    return await run_in_threadpool(run)
+
+
+@router.post("/{draft_id}/approve", response_model=DraftDetail)
+async def post_approve(draft_id: DraftId, db: DatabaseDep, key: MarketerKey) -> DraftDetail:
+    """Approve a draft waiting for review; 409 if it is not waiting, or fails the grounding
+    check (edit it first)."""
+
+    def run() -> DraftDetail:
+        with db.write() as session:
+            approve(session, draft_id=draft_id, actor=key.name)
+        with db.read() as session:
+            return get_draft(session, draft_id=draft_id)
+
+    return await run_in_threadpool(run)
+
+
+@router.post("/{draft_id}/reject", response_model=DraftDetail)
+async def post_reject(
+    draft_id: DraftId, body: Rejection, db: DatabaseDep, key: MarketerKey
+) -> DraftDetail:
+    """Reject a draft waiting for review, with a reason."""
+
+    def run() -> DraftDetail:
+        with db.write() as session:
+            reject(session, draft_id=draft_id, actor=key.name, reason=body.reason)
+        with db.read() as session:
+            return get_draft(session, draft_id=draft_id)
+
+    return await run_in_threadpool(run)
+
+
+@router.patch("/{draft_id}", response_model=DraftDetail)
+async def patch_draft(
+    draft_id: DraftId, body: DraftEdit, db: DatabaseDep, key: MarketerKey
+) -> DraftDetail:
+    """Edit a draft waiting for review. The original is kept, the change goes in the audit
+    trail (who, what, when), and the grounding check runs again on the new text."""
+    changes = body.model_dump(exclude_none=True)
+
+    def run() -> DraftDetail:
+        with db.write() as session:
+            draft = session.get(Draft, draft_id)
+            customer_id = draft.customer_id if draft else ""
+            voice = current_voice(session)
+            edit(
+                session,
+                draft_id=draft_id,
+                actor=key.name,
+                changes=changes,
+                catalog=load_catalog(session),
+                checks=voice.checks,
+                business=voice.business,
+                blocked_texts=blocked_texts(session, customer_ids=[customer_id]).get(
+                    customer_id, []
+                ),
+            )
+        with db.read() as session:
+            return get_draft(session, draft_id=draft_id)
+
+    return await run_in_threadpool(run)

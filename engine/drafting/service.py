@@ -1,0 +1,411 @@
+"""Drafting as a service: for each customer due (or one asked for), build the gated context,
+draft, run the grounding check (a model's failed draft gets one retry with the failures as
+feedback), and store the draft for review, with the webhook push queued in the same
+transaction."""
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.context import CustomerContext, build_context, monetary_cuts
+from engine.db import Database, insert_ignoring
+from engine.drafting.base import (
+    Catalog,
+    CatalogProduct,
+    DraftContent,
+    Drafter,
+    DraftFailed,
+    DraftingError,
+    DraftRequest,
+    Kind,
+)
+from engine.drafting.grounding import Problem, check_draft
+from engine.drafting.review import DraftDetail, evidence_for, get_draft, to_read
+from engine.errors import ConflictError, NotFoundError
+from engine.lifecycle import SEQUENCES, Due, due_customers, step_on
+from engine.models import BlockedCandidate, Customer, Draft, DraftEvent, Message, Product, utcnow
+from engine.outbox import enqueue
+from engine.voice import StoredVoiceGuide, current_voice
+
+log = logging.getLogger(__name__)
+
+# Customers drafted per round trip: contexts read in one session, drafts written in one
+# transaction (and, for a model, one Message Batch when the round is big enough).
+CHUNK = 200
+
+
+@dataclass
+class FailedDraft:
+    """A customer the drafter could not write for; the next run tries again."""
+
+    customer_id: str
+    step: str
+    error: str
+
+
+@dataclass
+class CampaignReport:
+    """What a campaign run did."""
+
+    kind: Kind
+    as_of: datetime
+    due: int = 0
+    created: int = 0
+    # Due when the run started, but drafted by a concurrent run first.
+    already_drafted: int = 0
+    needs_attention: int = 0
+    failed: list[FailedDraft] = field(default_factory=list)
+    draft_ids: list[int] = field(default_factory=list)
+
+
+class NoConsentError(ConflictError):
+    """The customer may not get marketing email."""
+
+    code = "no_consent"
+
+
+def load_catalog(session: Session) -> Catalog:
+    """Every product the business sells, as learned from its orders."""
+    return Catalog(
+        tuple(
+            CatalogProduct(sku=sku, name=name, category=category)
+            for sku, name, category in session.execute(
+                select(Product.sku, Product.name, Product.category).order_by(Product.sku)
+            )
+        )
+    )
+
+
+def blocked_texts(session: Session, *, customer_ids: Sequence[str]) -> dict[str, list[str]]:
+    """Per customer, the (redacted) messages in which the gate blocked something."""
+    texts: dict[str, list[str]] = {}
+    for start in range(0, len(customer_ids), 5000):
+        rows = session.execute(
+            select(Message.customer_id, Message.redacted_text)
+            .where(
+                Message.id.in_(
+                    select(BlockedCandidate.message_id).where(
+                        BlockedCandidate.customer_id.in_(list(customer_ids[start : start + 5000]))
+                    )
+                )
+            )
+            .order_by(Message.id)
+        )
+        for customer_id, text in rows:
+            if text:
+                texts.setdefault(customer_id, []).append(text)
+    return texts
+
+
+@dataclass
+class _Job:
+    due: Due
+    context: CustomerContext
+    email: str | None
+    blocked: list[str]
+    request: DraftRequest
+    content: DraftContent | None = None
+    problems: list[Problem] = field(default_factory=list)
+    attempts: int = 1
+    error: str | None = None
+
+
+def run_campaign(
+    db: Database,
+    *,
+    drafter: Drafter,
+    kind: Kind,
+    as_of: datetime | None = None,
+    actor: str,
+    webhook_url: str | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> CampaignReport:
+    """Draft every customer due for `kind` as of a time (now by default) into the review
+    queue; running it again creates nothing new."""
+    as_of = as_of or utcnow()
+    with db.read() as session:
+        due = due_customers(session, kind=kind, as_of=as_of)
+        catalog = load_catalog(session)
+        voice = current_voice(session)
+        cuts = monetary_cuts(session)
+    report = CampaignReport(kind=kind, as_of=as_of, due=len(due))
+    if on_progress:
+        on_progress(0, len(due))
+    for start in range(0, len(due), CHUNK):
+        jobs = _prepare(db, due[start : start + CHUNK], catalog, voice, cuts, as_of)
+        _draft(drafter, jobs)
+        _store(db, jobs, report, voice=voice, actor=actor, webhook_url=webhook_url)
+        if on_progress:
+            on_progress(min(start + CHUNK, len(due)), len(due))
+    return report
+
+
+def draft_one(
+    db: Database,
+    *,
+    drafter: Drafter,
+    customer_id: str,
+    kind: Kind,
+    as_of: datetime | None = None,
+    actor: str,
+    webhook_url: str | None = None,
+) -> tuple[DraftDetail, bool]:
+    """Draft one email of `kind` for one customer: the step they are due for, or else a manual
+    one (once a day). Returns the draft and whether it is new."""
+    as_of = as_of or utcnow()
+    with db.read() as session:
+        customer = session.get(Customer, customer_id)
+        if customer is None:
+            raise NotFoundError(f"no customer {customer_id!r}")
+        cuts = monetary_cuts(session)
+        context = build_context(session, customer_id=customer_id, as_of=as_of, cuts=cuts)
+        if not context.consent.marketing_consent:
+            raise NoConsentError(
+                f"customer {customer_id!r} has not consented to marketing email (or withdrew it)",
+                field="customer_id",
+            )
+        # A step drafted already is answered with that draft, not a second one.
+        due = due_customers(
+            session, kind=kind, as_of=as_of, customer_ids=[customer_id], include_drafted=True
+        )
+        chosen = due[0] if due else _manual(context, kind=kind, as_of=as_of)
+        existing = session.scalars(
+            select(Draft.id).where(
+                Draft.customer_id == customer_id,
+                Draft.kind == kind,
+                Draft.step == chosen.step,
+                Draft.anchor == chosen.anchor,
+            )
+        ).first()
+        if existing is not None:
+            return get_draft(session, draft_id=existing), False
+        catalog = load_catalog(session)
+        voice = current_voice(session)
+    jobs = _prepare(db, [chosen], catalog, voice, cuts, as_of)
+    _draft(drafter, jobs)
+    report = CampaignReport(kind=kind, as_of=as_of)
+    _store(db, jobs, report, voice=voice, actor=actor, webhook_url=webhook_url)
+    if report.failed:
+        raise DraftingError(report.failed[0].error)
+    with db.read() as session:
+        draft_id = report.draft_ids[0] if report.draft_ids else None
+        if draft_id is None:  # a concurrent request stored the same step first
+            draft_id = session.scalars(
+                select(Draft.id).where(
+                    Draft.customer_id == customer_id,
+                    Draft.kind == kind,
+                    Draft.step == chosen.step,
+                    Draft.anchor == chosen.anchor,
+                )
+            ).one()
+        return get_draft(session, draft_id=draft_id), bool(report.created)
+
+
+def _manual(context: CustomerContext, *, kind: Kind, as_of: datetime) -> Due:
+    """The step a customer not due for `kind` gets when a marketer asks for one anyway."""
+    anchor = f"manual:{as_of.date().isoformat()}"
+    if kind == "welcome":
+        return Due(context.customer_id, kind, "d0", anchor, as_of, 0)
+    last = context.orders.last_order_at
+    if last is None:
+        raise ConflictError(
+            f"customer {context.customer_id!r} has no orders, so there is nothing for a "
+            f"{kind.replace('_', '-')} email to follow",
+            field="kind",
+        )
+    days = (as_of - last).days
+    if kind == "win_back":
+        return Due(context.customer_id, kind, "d90", anchor, last, days)
+    step = step_on("post_purchase", days) or SEQUENCES["post_purchase"][0]
+    return Due(context.customer_id, kind, step.name, anchor, last, days)
+
+
+def _prepare(
+    db: Database,
+    due: Sequence[Due],
+    catalog: Catalog,
+    voice: StoredVoiceGuide,
+    cuts: dict[str, tuple[Decimal, Decimal]],
+    as_of: datetime,
+) -> list[_Job]:
+    ids = [d.customer_id for d in due]
+    jobs = []
+    with db.read() as session:
+        blocked = blocked_texts(session, customer_ids=ids)
+        emails = dict(
+            session.execute(select(Customer.id, Customer.email).where(Customer.id.in_(ids))).all()
+        )
+        for d in due:
+            context = build_context(session, customer_id=d.customer_id, as_of=as_of, cuts=cuts)
+            request = DraftRequest(
+                key=f"{d.customer_id}/{d.kind}/{d.step}",
+                kind=d.kind,
+                step=d.step,
+                context=context,
+                voice=voice,
+                catalog=catalog,
+            )
+            jobs.append(
+                _Job(
+                    due=d,
+                    context=context,
+                    email=emails.get(d.customer_id),
+                    blocked=blocked.get(d.customer_id, []),
+                    request=request,
+                )
+            )
+    return jobs
+
+
+def _draft(drafter: Drafter, jobs: list[_Job]) -> None:
+    """Draft and check every job; a model's failed draft is retried once with the failures as
+    feedback (the template drafter is deterministic: its retry would say the same)."""
+    _attempt(drafter, jobs)
+    if drafter.name == "template":
+        for job in jobs:
+            if job.problems:
+                # The templates are written to pass; a failure here is a bug worth a loud log.
+                log.error(
+                    "template draft %s failed the grounding check: %s",
+                    job.request.key,
+                    [p.message for p in job.problems],
+                )
+        return
+    retry = [job for job in jobs if job.problems]
+    for job in retry:
+        job.request = DraftRequest(
+            key=job.request.key,
+            kind=job.request.kind,
+            step=job.request.step,
+            context=job.request.context,
+            voice=job.request.voice,
+            catalog=job.request.catalog,
+            feedback=tuple(
+                p.message + (f": {p.excerpt!r}" if p.excerpt else "") for p in job.problems
+            ),
+        )
+        job.attempts = 2
+    if retry:
+        _attempt(drafter, retry)
+
+
+def _attempt(drafter: Drafter, jobs: list[_Job]) -> None:
+    outcomes = drafter.draft_many([job.request for job in jobs])
+    for job, outcome in zip(jobs, outcomes, strict=True):
+        if isinstance(outcome, DraftFailed):
+            job.error = outcome.error
+            job.problems = []
+            continue
+        job.error = None
+        job.content = outcome
+        job.problems = check_draft(
+            content=outcome,
+            context=job.context,
+            catalog=job.request.catalog,
+            checks=job.request.voice.checks,
+            blocked_texts=job.blocked,
+            email=job.email,
+            business=job.request.voice.business,
+        )
+
+
+def _store(
+    db: Database,
+    jobs: list[_Job],
+    report: CampaignReport,
+    *,
+    voice: StoredVoiceGuide,
+    actor: str,
+    webhook_url: str | None,
+) -> None:
+    with db.write() as session:
+        names = dict(
+            session.execute(
+                select(Customer.id, Customer.first_name).where(
+                    Customer.id.in_([j.due.customer_id for j in jobs])
+                )
+            ).all()
+        )
+        for job in jobs:
+            if job.content is None:
+                report.failed.append(
+                    FailedDraft(job.due.customer_id, job.due.step, job.error or "no draft")
+                )
+                continue
+            draft_id = _insert(session, job, voice=voice)
+            if draft_id is None:
+                report.already_drafted += 1
+                continue
+            report.created += 1
+            report.draft_ids.append(draft_id)
+            if job.problems:
+                report.needs_attention += 1
+            session.add(
+                DraftEvent(
+                    draft_id=draft_id,
+                    action="created",
+                    actor=actor,
+                    changes={"drafter": job.content.drafter, "template": job.content.template},
+                )
+            )
+            if webhook_url:
+                draft = session.get(Draft, draft_id)
+                assert draft is not None
+                read = to_read(draft, first_name=names.get(job.due.customer_id), delivery=None)
+                enqueue(
+                    session,
+                    draft_id=draft_id,
+                    event="draft.created",
+                    payload={"draft": read.model_dump(mode="json", exclude={"delivery"})},
+                    url=webhook_url,
+                )
+
+
+def _insert(session: Session, job: _Job, *, voice: StoredVoiceGuide) -> int | None:
+    """Store the draft unless this step was drafted already; its id, or None."""
+    content = job.content
+    assert content is not None
+    values = {
+        "customer_id": job.due.customer_id,
+        "kind": job.due.kind,
+        "step": job.due.step,
+        "anchor": job.due.anchor,
+        "status": "needs_attention" if job.problems else "pending_review",
+        "subject": content.subject,
+        "preheader": content.preheader,
+        "body": content.body,
+        "original": {
+            "subject": content.subject,
+            "preheader": content.preheader,
+            "body": content.body,
+        },
+        "fact_ids": content.fact_ids,
+        "evidence": [
+            e.model_dump(mode="json")
+            for e in evidence_for(content, job.context, job.request.catalog)
+        ],
+        "context": job.context.model_dump(mode="json"),
+        "problems": [p.model_dump(mode="json") for p in job.problems],
+        "drafter": content.drafter,
+        "template": content.template,
+        "model": content.model,
+        "voice_version": voice.version,
+        "input_tokens": content.usage.input_tokens,
+        "output_tokens": content.usage.output_tokens,
+        "cache_read_tokens": content.usage.cache_read_tokens,
+        "cache_write_tokens": content.usage.cache_write_tokens,
+        "attempts": job.attempts,
+        "created_at": utcnow(),
+    }
+    stmt = (
+        insert_ignoring(session, Draft, key=["customer_id", "kind", "step", "anchor"])
+        .values(**values)
+        .returning(Draft.__table__.c.id)
+    )
+    row = session.execute(stmt).first()
+    return None if row is None else int(row[0])
