@@ -115,8 +115,21 @@ def test_demo_loads_the_sample_business(tmp_path: Path) -> None:
     context = report["context"]
     assert context["facts"] and all(f["quote"] for f in context["facts"])
     assert "@" not in json.dumps(context)
+    # The main job ends with drafts of all three kinds in the review queue, none failing the
+    # grounding check, and two shown side by side with the quotes they rest on.
+    campaigns = {c["kind"]: c for c in report["campaigns"]}
+    assert set(campaigns) == {"welcome", "post_purchase", "win_back"}
+    assert all(c["created"] > 0 and c["needs_attention"] == 0 for c in campaigns.values())
+    assert all(not c["failed"] for c in campaigns.values())
+    assert sum(report["review_queue"].values()) == sum(c["created"] for c in campaigns.values())
+    shown = report["side_by_side"]
+    assert len(shown) == 2 and shown[0]["customer_id"] != shown[1]["customer_id"]
+    assert any(f["quote"] for e in shown[0]["evidence"] for f in e["facts"])
     rerun = runner.invoke(app, ["demo", "--home", str(tmp_path / "demo"), "--json"])
-    assert json.loads(rerun.stdout)["status"] == status  # the home is rebuilt, not doubled
+    again = json.loads(rerun.stdout)
+    assert again["status"] == status  # the home is rebuilt, not doubled
+    # The same contexts get the same emails.
+    assert [d["body"] for d in again["side_by_side"]] == [d["body"] for d in shown]
 
 
 def test_a_store_held_by_another_process_is_a_one_line_error(
@@ -269,3 +282,64 @@ def test_eval_facts_reports_recall_and_every_leak(tmp_path: Path) -> None:
     )
     assert bad.exit_code == 2
     assert "line 1" in bad.output and "gossip" in bad.output
+
+
+def test_voice_campaign_draft_and_review_commands(env: dict[str, str], tmp_path: Path) -> None:
+    from api.demo import SAMPLE_DIR
+
+    voice = runner.invoke(app, ["voice", "set", str(SAMPLE_DIR / "voice.json"), "--json"], env=env)
+    assert voice.exit_code == 0, voice.output
+    assert json.loads(voice.stdout)["business"] == "Kettle & Crumb Coffee Co."
+    bad = tmp_path / "voice.json"
+    bad.write_text(json.dumps({"business": "x", "samples": ["a"], "rules": [], "contrast": []}))
+    refused = runner.invoke(app, ["voice", "set", str(bad)], env=env)
+    assert refused.exit_code == 2 and "samples" in refused.stderr
+    people = tmp_path / "customers.jsonl"
+    people.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": cid,
+                    "email": f"{cid}@example.com",
+                    "first_name": name,
+                    "subscribed_at": "2026-11-19T10:00:00Z",
+                    "marketing_consent": True,
+                }
+            )
+            + "\n"
+            for cid, name in (("v1", "Maya"), ("v2", "Tom"))
+        )
+    )
+    assert runner.invoke(app, ["import", "customers", str(people)], env=env).exit_code == 0
+    as_of = ["--as-of", "2026-11-20T09:00:00"]
+    run = runner.invoke(app, ["campaign", "run", "--kind", "welcome", *as_of, "--json"], env=env)
+    assert run.exit_code == 0, run.output
+    report = json.loads(run.stdout)
+    assert (report["due"], report["created"], report["needs_attention"]) == (2, 2, 0)
+    again = json.loads(
+        runner.invoke(
+            app, ["campaign", "run", "--kind", "welcome", *as_of, "--json"], env=env
+        ).stdout
+    )
+    assert again["created"] == 0
+    table = runner.invoke(app, ["campaign", "run", "--kind", "win_back", *as_of], env=env)
+    assert table.exit_code == 0 and "0 due" in table.stdout
+    one = runner.invoke(app, ["draft", "v1", "--kind", "welcome", *as_of, "--json"], env=env)
+    assert one.exit_code == 0 and json.loads(one.stdout)["created"] is False
+    unknown = runner.invoke(app, ["draft", "nobody", "--kind", "welcome"], env=env)
+    assert unknown.exit_code == 2 and "nobody" in unknown.stderr
+    queue = json.loads(runner.invoke(app, ["review", "list", "--json"], env=env).stdout)
+    assert sorted(d["customer_id"] for d in queue) == ["v1", "v2"]
+    first, second = queue[0]["id"], queue[1]["id"]
+    shown = runner.invoke(app, ["review", "show", str(first)], env=env)
+    assert shown.exit_code == 0 and "created by cli" in shown.stdout
+    assert runner.invoke(app, ["review", "approve", str(first)], env=env).exit_code == 0
+    rejected = runner.invoke(app, ["review", "reject", str(second), "--reason", "dull"], env=env)
+    assert rejected.exit_code == 0
+    twice = runner.invoke(app, ["review", "approve", str(first)], env=env)
+    assert twice.exit_code == 2 and "approved" in twice.stderr
+    statuses = json.loads(
+        runner.invoke(app, ["review", "list", "--status", "all", "--json"], env=env).stdout
+    )
+    assert {d["status"] for d in statuses} == {"approved", "rejected"}
+    assert runner.invoke(app, ["review", "list", "--json"], env=env).stdout.strip() == "[]"
