@@ -301,12 +301,14 @@ def worker(
     once: Annotated[bool, typer.Option("--once", help="Drain the backlog, then exit.")] = False,
     batch_size: Annotated[int, typer.Option(help="Messages per batch.")] = 1024,
 ) -> None:
-    """Run a pipeline worker: embed, index and classify customer messages as they arrive."""
+    """Run a pipeline worker: embed, index and classify customer messages as they arrive; with
+    REVIEW_WEBHOOK_URL set, it also pushes new drafts to the reviewer (retrying failures)."""
     import contextlib
     import logging
     import signal
     import threading
 
+    from engine.outbox import OutboxDeliverer
     from engine.runtime import BackgroundWorker, build_services
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -323,10 +325,19 @@ def worker(
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         background = BackgroundWorker(pipeline)
         background.start()
+        outbox = (
+            OutboxDeliverer(services.db, secret=settings.review_webhook_secret)
+            if settings.review_webhook_url
+            else None
+        )
+        if outbox:
+            outbox.start()
         err_console.print("worker running; Ctrl-C to stop")
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
         background.stop()
+        if outbox:
+            outbox.stop()
     finally:
         services.close()
 

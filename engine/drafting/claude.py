@@ -336,6 +336,12 @@ class ClaudeDrafter:
 
     name = "claude"
 
+    @property
+    def campaign_chunk(self) -> int:
+        """How many requests a campaign should hand over at once: one Message Batch's worth
+        (a batch takes minutes to hours, so many small ones in a row would be slow)."""
+        return self.max_batch_requests
+
     def __init__(
         self,
         *,

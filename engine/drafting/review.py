@@ -38,7 +38,7 @@ class ProductNamed(BaseModel):
 
     sku: str
     name: str
-    bought: bool
+    bought: bool = False
     last_bought_at: datetime | None = None
 
 

@@ -136,12 +136,14 @@ def run_campaign(
     report = CampaignReport(kind=kind, as_of=as_of, due=len(due))
     if on_progress:
         on_progress(0, len(due))
-    for start in range(0, len(due), CHUNK):
-        jobs = _prepare(db, due[start : start + CHUNK], catalog, voice, cuts, as_of)
+    # A model drafter may want bigger rounds (one Message Batch each) than the templates.
+    chunk = int(getattr(drafter, "campaign_chunk", CHUNK))
+    for start in range(0, len(due), chunk):
+        jobs = _prepare(db, due[start : start + chunk], catalog, voice, cuts, as_of)
         _draft(drafter, jobs)
         _store(db, jobs, report, voice=voice, actor=actor, webhook_url=webhook_url)
         if on_progress:
-            on_progress(min(start + CHUNK, len(due)), len(due))
+            on_progress(min(start + chunk, len(due)), len(due))
     return report
 
 
