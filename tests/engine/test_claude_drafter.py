@@ -178,7 +178,8 @@ def test_the_stable_prefix_is_cached_and_identical_across_customers(fake: FakeAn
     outcomes = drafter(fake, batch_threshold=5).draft_many([request(ANA), request(BEN)])
 
     assert all(isinstance(o, DraftContent) for o in outcomes)
-    first, second = fake.message_bodies()
+    # Calls run concurrently, so they arrive in any order: Ines's first.
+    first, second = sorted(fake.message_bodies(), key=lambda b: "Ines" not in user_text(b))
     system = first["system"]
     assert [block.get("cache_control") for block in system] == [None] * (len(system) - 1) + [
         {"type": "ephemeral"}
@@ -426,7 +427,10 @@ def test_feedback_is_asked_for_in_the_user_turn(fake: FakeAnthropic) -> None:
     feedback = ("uses the banned phrase 'reach out'", "names a product not in the catalog: X")
     drafter(fake).draft_many([request(ANA, feedback=feedback), request(BEN)])
 
-    with_feedback, without = fake.message_bodies()
+    # Calls run concurrently, so they arrive in any order.
+    with_feedback, without = sorted(
+        fake.message_bodies(), key=lambda b: "previous draft" not in user_text(b)
+    )
     text = user_text(with_feedback)
     assert "Your previous draft failed these checks; fix them:" in text
     after = text.split("fix them:")[1]
