@@ -125,11 +125,67 @@ def test_demo_loads_the_sample_business(tmp_path: Path) -> None:
     shown = report["side_by_side"]
     assert len(shown) == 2 and shown[0]["customer_id"] != shown[1]["customer_id"]
     assert any(f["quote"] for e in shown[0]["evidence"] for f in e["facts"])
+    assert every_template_draft_passes_the_grounding_check(tmp_path / "demo") == (324, [])
     rerun = runner.invoke(app, ["demo", "--home", str(tmp_path / "demo"), "--json"])
     again = json.loads(rerun.stdout)
     assert again["status"] == status  # the home is rebuilt, not doubled
     # The same contexts get the same emails.
     assert [d["body"] for d in again["side_by_side"]] == [d["body"] for d in shown]
+
+
+def every_template_draft_passes_the_grounding_check(home: Path) -> tuple[int, list[Any]]:
+    """Draft every step of every sequence for every sample customer (whether due or not) and
+    run each through the grounding check: a template draft that fails is a bug."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from engine.context import build_context, monetary_cuts
+    from engine.db import Database
+    from engine.drafting.base import DraftRequest
+    from engine.drafting.grounding import check_draft
+    from engine.drafting.service import blocked_texts, load_catalog
+    from engine.drafting.templates import STEPS, TemplateDrafter
+    from engine.models import Customer
+    from engine.voice import current_voice
+
+    db = Database(Settings(personalize_home=home, database_url=None))
+    drafter = TemplateDrafter()
+    drafted, problems = 0, []
+    with db.read() as session:
+        catalog, voice, cuts = load_catalog(session), current_voice(session), monetary_cuts(session)
+        people = dict(session.execute(select(Customer.id, Customer.email)).all())
+        blocked = blocked_texts(session, customer_ids=list(people))
+        for customer_id, email in people.items():
+            context = build_context(
+                session,
+                customer_id=customer_id,
+                as_of=datetime(2026, 11, 20, tzinfo=UTC),
+                cuts=cuts,
+            )
+            for kind, steps in STEPS.items():
+                for step in steps:
+                    request = DraftRequest(
+                        key=customer_id,
+                        kind=kind,
+                        step=step,
+                        context=context,
+                        voice=voice,
+                        catalog=catalog,
+                    )
+                    found = check_draft(
+                        content=drafter.draft(request),
+                        context=context,
+                        catalog=catalog,
+                        checks=voice.checks,
+                        blocked_texts=blocked.get(customer_id, []),
+                        email=email,
+                        business=voice.business,
+                    )
+                    drafted += 1
+                    problems += [(customer_id, kind, step, p.message, p.excerpt) for p in found]
+    db.dispose()
+    return drafted, problems
 
 
 def test_a_store_held_by_another_process_is_a_one_line_error(
