@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from engine.background import LoopThread
 from engine.db import Database, insert_ignoring_conflicts
 from engine.models import WebhookDelivery, utcnow
 
@@ -322,7 +322,7 @@ def make_client(*, timeout: float = 10.0) -> httpx.Client:
     return httpx.Client(timeout=timeout, follow_redirects=False)
 
 
-class OutboxDeliverer:
+class OutboxDeliverer(LoopThread):
     """Delivers the outbox on a thread: every `interval` seconds, or at once when woken."""
 
     def __init__(
@@ -334,54 +334,26 @@ class OutboxDeliverer:
         interval: float = 2.0,
         limit: int = 50,
     ) -> None:
+        super().__init__(name="webhook-outbox", idle_seconds=interval)
         self._db = db
         # A client handed in belongs to the caller; one built here is closed on stop.
         self._owns_client = client is None
         self._client = client if client is not None else make_client()
         self._secret = secret
-        self._interval = interval
         self._limit = limit
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="webhook-outbox", daemon=True)
 
-    def start(self) -> None:
-        """Start delivering."""
-        self._thread.start()
-
-    def wake(self) -> None:
-        """A delivery was enqueued: skip the rest of the sleep."""
-        self._wake.set()
+    def step(self) -> bool:
+        """Deliver what is due; a full batch means more may be due right now."""
+        report = deliver_due(self._db, client=self._client, secret=self._secret, limit=self._limit)
+        return report.total >= self._limit
 
     def stop(self, *, timeout: float = 30.0) -> None:
         """Finish the current batch, then stop; closes the HTTP client if it built it."""
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=timeout)
+        super().stop(timeout=timeout)
         # Closing under a thread still mid-send would only fail that attempt (it is retried),
         # but there is no reason to: a late thread keeps its client.
-        if self._owns_client and not self._thread.is_alive():
+        if self._owns_client and not self.alive:
             self._client.close()
-
-    @property
-    def alive(self) -> bool:
-        """Whether the thread is running."""
-        return self._thread.is_alive()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                report = deliver_due(
-                    self._db, client=self._client, secret=self._secret, limit=self._limit
-                )
-            except Exception:
-                # A database hiccup must not end deliveries for the life of the process.
-                log.exception("webhook outbox delivery failed")
-                report = None
-            if report is not None and report.total >= self._limit:
-                continue  # a full batch: more may be due right now
-            self._wake.wait(self._interval)
-            self._wake.clear()
 
 
 class DeliveryState(BaseModel):

@@ -2,12 +2,12 @@
 and running the pipeline in the background."""
 
 import logging
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from embeddings.encoder import Encoder, SentenceTransformerEncoder
 from embeddings.store import EdgeStore, ServerStore, StoreInUse, VectorStore
+from engine.background import LoopThread
 from engine.db import Database
 from engine.drafting.base import Drafter
 from engine.errors import EngineError
@@ -144,45 +144,23 @@ def build_services(
 OPTIMIZE_AFTER_POINTS = 20_000
 
 
-class BackgroundWorker:
+class BackgroundWorker(LoopThread):
     """Runs the pipeline on a thread until stopped; sleeps while nothing is waiting."""
 
     def __init__(self, pipeline: Pipeline, *, idle_seconds: float = 0.5) -> None:
+        super().__init__(name="pipeline-worker", idle_seconds=idle_seconds)
         self._pipeline = pipeline
-        self._idle = idle_seconds
         self._unindexed = 0
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="pipeline-worker", daemon=True)
 
-    def start(self) -> None:
-        """Start processing."""
-        self._thread.start()
-
-    def wake(self) -> None:
-        """New messages are waiting: skip the rest of the idle sleep."""
-        self._wake.set()
-
-    def stop(self, *, timeout: float = 30.0) -> None:
-        """Finish the current batch, then stop."""
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout=timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                result = self._pipeline.run_batch()
-            except Exception:
-                log.exception("pipeline batch failed")
-                result = None
-            if result and result.messages:
-                self._unindexed += result.sentences
-                continue
-            if self._unindexed >= OPTIMIZE_AFTER_POINTS:
-                self._optimize()
-            self._wake.wait(self._idle)
-            self._wake.clear()
+    def step(self) -> bool:
+        """One batch; when the backlog is empty, rebuild the index if enough is new."""
+        result = self._pipeline.run_batch()
+        if result and result.messages:
+            self._unindexed += result.sentences
+            return True
+        if self._unindexed >= OPTIMIZE_AFTER_POINTS:
+            self._optimize()
+        return False
 
     def _optimize(self) -> None:
         """Rebuild the embedded store's index, if it has one to rebuild."""

@@ -1,12 +1,15 @@
 """The review queue: list drafts, read one with its evidence and history, approve, reject, edit."""
 
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, model_validator
+from sqlalchemy.orm import Session
 
 from api.deps import DatabaseDep, MarketerKey
+from engine.db import Database
 from engine.drafting.base import Kind
 from engine.drafting.review import (
     REVIEWABLE,
@@ -100,18 +103,24 @@ async def get_review_draft(draft_id: DraftId, db: DatabaseDep, _: MarketerKey) -
     return await run_in_threadpool(run)
 
 
+async def _act(db: Database, draft_id: int, action: Callable[[Session], None]) -> DraftDetail:
+    """Do a review action in one transaction, then read the draft as it now stands."""
+
+    def run() -> DraftDetail:
+        with db.write() as session:
+            action(session)
+        with db.read() as session:
+            return get_draft(session, draft_id=draft_id)
+
+    return await run_in_threadpool(run)
+
+
 @router.post("/{draft_id}/approve", response_model=DraftDetail)
 async def post_approve(draft_id: DraftId, db: DatabaseDep, key: MarketerKey) -> DraftDetail:
     """Approve a draft waiting for review; 409 if it is not waiting, or fails the grounding
     check (edit it first)."""
 
-    def run() -> DraftDetail:
-        with db.write() as session:
-            approve(session, draft_id=draft_id, actor=key.name)
-        with db.read() as session:
-            return get_draft(session, draft_id=draft_id)
-
-    return await run_in_threadpool(run)
+    return await _act(db, draft_id, lambda s: approve(s, draft_id=draft_id, actor=key.name))
 
 
 @router.post("/{draft_id}/reject", response_model=DraftDetail)
@@ -120,13 +129,9 @@ async def post_reject(
 ) -> DraftDetail:
     """Reject a draft waiting for review, with a reason."""
 
-    def run() -> DraftDetail:
-        with db.write() as session:
-            reject(session, draft_id=draft_id, actor=key.name, reason=body.reason)
-        with db.read() as session:
-            return get_draft(session, draft_id=draft_id)
-
-    return await run_in_threadpool(run)
+    return await _act(
+        db, draft_id, lambda s: reject(s, draft_id=draft_id, actor=key.name, reason=body.reason)
+    )
 
 
 @router.patch("/{draft_id}", response_model=DraftDetail)
@@ -137,24 +142,19 @@ async def patch_draft(
     trail (who, what, when), and the grounding check runs again on the new text."""
     changes = body.model_dump(exclude_none=True)
 
-    def run() -> DraftDetail:
-        with db.write() as session:
-            draft = session.get(Draft, draft_id)
-            customer_id = draft.customer_id if draft else ""
-            voice = current_voice(session)
-            edit(
-                session,
-                draft_id=draft_id,
-                actor=key.name,
-                changes=changes,
-                catalog=load_catalog(session),
-                checks=voice.checks,
-                business=voice.business,
-                blocked_texts=blocked_texts(session, customer_ids=[customer_id]).get(
-                    customer_id, []
-                ),
-            )
-        with db.read() as session:
-            return get_draft(session, draft_id=draft_id)
+    def run(session: Session) -> None:
+        draft = session.get(Draft, draft_id)
+        customer_id = draft.customer_id if draft else ""
+        voice = current_voice(session)
+        edit(
+            session,
+            draft_id=draft_id,
+            actor=key.name,
+            changes=changes,
+            catalog=load_catalog(session),
+            checks=voice.checks,
+            business=voice.business,
+            blocked_texts=blocked_texts(session, customer_ids=[customer_id]).get(customer_id, []),
+        )
 
-    return await run_in_threadpool(run)
+    return await _act(db, draft_id, run)

@@ -176,14 +176,7 @@ def draft_one(
             session, kind=kind, as_of=as_of, customer_ids=[customer_id], include_drafted=True
         )
         chosen = due[0] if due else _manual(context, kind=kind, as_of=as_of)
-        existing = session.scalars(
-            select(Draft.id).where(
-                Draft.customer_id == customer_id,
-                Draft.kind == kind,
-                Draft.step == chosen.step,
-                Draft.anchor == chosen.anchor,
-            )
-        ).first()
+        existing = _drafted_already(session, chosen)
         if existing is not None:
             return get_draft(session, draft_id=existing), False
         catalog = load_catalog(session)
@@ -197,15 +190,21 @@ def draft_one(
     with db.read() as session:
         draft_id = report.draft_ids[0] if report.draft_ids else None
         if draft_id is None:  # a concurrent request stored the same step first
-            draft_id = session.scalars(
-                select(Draft.id).where(
-                    Draft.customer_id == customer_id,
-                    Draft.kind == kind,
-                    Draft.step == chosen.step,
-                    Draft.anchor == chosen.anchor,
-                )
-            ).one()
+            draft_id = _drafted_already(session, chosen)
+        assert draft_id is not None
         return get_draft(session, draft_id=draft_id), bool(report.created)
+
+
+def _drafted_already(session: Session, due: Due) -> int | None:
+    """The id of the draft of this step for this customer and anchor, if there is one."""
+    return session.scalars(
+        select(Draft.id).where(
+            Draft.customer_id == due.customer_id,
+            Draft.kind == due.kind,
+            Draft.step == due.step,
+            Draft.anchor == due.anchor,
+        )
+    ).first()
 
 
 def _manual(context: CustomerContext, *, kind: Kind, as_of: datetime) -> Due:
