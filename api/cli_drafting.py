@@ -131,7 +131,7 @@ def draft(
         return
     if not created:
         console.print("[dim]this step was drafted already; the existing draft:[/]")
-    console.print(draft_panel(detail))
+    console.print(draft_panel(detail), soft_wrap=False)
 
 
 @campaign_app.command("run")
@@ -253,7 +253,7 @@ def review_show(
     if as_json:
         print(detail.model_dump_json(indent=2))
         return
-    console.print(draft_panel(detail))
+    console.print(draft_panel(detail), soft_wrap=False)
     for event in detail.history:
         console.print(f"  {event.at:%Y-%m-%d %H:%M} {event.action} by {event.actor}")
 

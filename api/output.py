@@ -128,7 +128,7 @@ def print_drafts_side_by_side(out: Console, drafts: list[DraftRead]) -> None:
     for _ in drafts:
         table.add_column(ratio=1)
     table.add_row(*(draft_panel(d) for d in drafts))
-    out.print(table)
+    out.print(table, soft_wrap=False)
 
 
 def print_campaign(out: Console, report: dict[str, Any]) -> None:
