@@ -9,18 +9,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from contexts import kept_fact, make_context, opt_out_of, product_bought, recent_intent
 from fake_anthropic import MODEL, FakeAnthropic, serve_fake_anthropic, tool_message
 
-from engine.context import (
-    Consent,
-    CustomerContext,
-    KeptFact,
-    OptOut,
-    OrderSummary,
-    ProductBought,
-    RecentIntent,
-    Rfm,
-)
+from engine.context import CustomerContext, Rfm
 from engine.drafting.base import (
     Catalog,
     CatalogProduct,
@@ -60,59 +52,40 @@ def context(
     blocked: dict[str, int] | None = None,
 ) -> CustomerContext:
     """A hand-made gated context: one order of a kettle, one intent, the given facts."""
-    bought = AS_OF - timedelta(days=5)
-    return CustomerContext(
+    return make_context(
+        as_of=AS_OF,
         customer_id=customer_id,
         first_name=first_name,
-        as_of=AS_OF,
-        consent=Consent(
-            marketing_consent=True,
-            opted_out_in_chat=False,
-            subscribed_at=AS_OF - timedelta(days=40),
-            consent_at=AS_OF - timedelta(days=40),
-            unsubscribed_at=None,
-        ),
-        orders=OrderSummary(
-            count=1,
-            total_spend={"USD": Decimal("89.00")},
-            first_order_at=bought,
-            last_order_at=bought,
-            products=[
-                ProductBought(
-                    sku="K-2",
-                    name="Gooseneck Kettle",
-                    category="kettles",
-                    quantity=1,
-                    last_bought_at=bought,
-                )
-            ],
-            categories=["kettles"],
-        ),
+        subscribed_at=AS_OF - timedelta(days=40),
+        products=[
+            product_bought(
+                sku="K-2",
+                name="Gooseneck Kettle",
+                category="kettles",
+                at=AS_OF - timedelta(days=5),
+            )
+        ],
+        total_spend={"USD": Decimal("89.00")},
         rfm=Rfm(recency="0-30", recency_days=5, frequency="first_time", monetary="mid"),
         lifecycle="new_customer",
-        intents=[
-            RecentIntent(intent="brew_guide", count=2, last_said_at=AS_OF - timedelta(days=7))
-        ],
+        intents=[recent_intent(intent="brew_guide", count=2, at=AS_OF - timedelta(days=7))],
         facts=[
-            KeptFact(
-                id=fact_id,
+            kept_fact(
+                fact_id=fact_id,
                 category=category,
                 value=value,
                 quote=quote,
-                message_id=f"m-{fact_id}",
-                conversation_id="c-1",
-                span=(0, len(quote)),
                 said_at=AS_OF - timedelta(days=7),
-                extractor="rules",
             )
             for fact_id, category, value, quote in facts
         ],
         opt_outs=[
-            OptOut(topic=topic, quote=f"no emails about {topic}", message_id="m-x", said_at=AS_OF)
+            opt_out_of(
+                topic=topic, quote=f"no emails about {topic}", message_id="m-x", said_at=AS_OF
+            )
             for topic in opt_outs
         ],
-        blocked=blocked or {},
-        withheld_by_opt_out=0,
+        blocked=blocked,
     )
 
 

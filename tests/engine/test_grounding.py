@@ -3,16 +3,9 @@
 from datetime import UTC, datetime
 
 import pytest
+from contexts import kept_fact, make_context, opt_out_of, product_bought
 
-from engine.context import (
-    Consent,
-    CustomerContext,
-    KeptFact,
-    OptOut,
-    OrderSummary,
-    ProductBought,
-    Rfm,
-)
+from engine.context import CustomerContext, OptOut, Rfm
 from engine.drafting.base import Catalog, CatalogProduct, DraftContent, Evidence
 from engine.drafting.grounding import Problem, check_draft
 from engine.voice import DEFAULT_GUIDE
@@ -29,39 +22,26 @@ BLOCKED = ["I run a bakery but my husband was just diagnosed and money is really
 
 
 def context() -> CustomerContext:
-    return CustomerContext(
+    return make_context(
+        as_of=WHEN,
         customer_id="c1",
         first_name="Maya",
-        as_of=WHEN,
-        consent=Consent(
-            marketing_consent=True,
-            opted_out_in_chat=False,
-            subscribed_at=WHEN,
-            consent_at=None,
-            unsubscribed_at=None,
-        ),
-        orders=OrderSummary(
-            count=1,
-            total_spend={},
-            first_order_at=WHEN,
-            last_order_at=WHEN,
-            products=[
-                ProductBought(
-                    sku="BEANS",
-                    name="House Espresso Blend 1kg",
-                    category="coffee",
-                    quantity=2,
-                    last_bought_at=WHEN,
-                )
-            ],
-            categories=["coffee"],
-        ),
+        subscribed_at=WHEN,
+        consented_on_subscribing=False,
+        products=[
+            product_bought(
+                sku="BEANS",
+                name="House Espresso Blend 1kg",
+                category="coffee",
+                quantity=2,
+                at=WHEN,
+            )
+        ],
         rfm=Rfm(recency="0-30", recency_days=19, frequency="first_time", monetary="mid"),
         lifecycle="new_customer",
-        intents=[],
         facts=[
-            KeptFact(
-                id=7,
+            kept_fact(
+                fact_id=7,
                 category="business",
                 value="bakery",
                 quote="I run a bakery",
@@ -73,7 +53,7 @@ def context() -> CustomerContext:
             )
         ],
         opt_outs=[
-            OptOut(
+            opt_out_of(
                 topic="grinders",
                 quote="dont email me about grinders",
                 message_id="m2",
@@ -81,7 +61,6 @@ def context() -> CustomerContext:
             )
         ],
         blocked={"sensitive": 1},
-        withheld_by_opt_out=0,
     )
 
 

@@ -11,17 +11,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from contexts import kept_fact, make_context, opt_out_of, product_bought, recent_intent
 
-from engine.context import (
-    Consent,
-    CustomerContext,
-    KeptFact,
-    OptOut,
-    OrderSummary,
-    ProductBought,
-    RecentIntent,
-    Rfm,
-)
+from engine.context import CustomerContext, KeptFact, OptOut, ProductBought, RecentIntent, Rfm
 from engine.drafting.base import (
     Catalog,
     CatalogProduct,
@@ -58,37 +50,29 @@ STEP_LIST = [(kind, step) for kind, steps in STEPS.items() for step in steps]
 
 
 def fact(fact_id: int, category: str, value: str, quote: str | None = None) -> KeptFact:
-    return KeptFact(
-        id=fact_id,
+    return kept_fact(
+        fact_id=fact_id,
         category=category,
         value=value,
         quote=quote or f"honestly, {value}, you know",
-        message_id=f"m-{fact_id}",
-        conversation_id="c-1",
-        span=(0, 10),
         said_at=AS_OF - timedelta(days=20),
-        extractor="rules",
+        span=(0, 10),
     )
 
 
 def intent(name: str, days_ago: int = 5) -> RecentIntent:
-    return RecentIntent(intent=name, count=1, last_said_at=AS_OF - timedelta(days=days_ago))
+    return recent_intent(intent=name, at=AS_OF - timedelta(days=days_ago))
 
 
 def bought(
     sku: str, name: str, category: str, *, quantity: int = 1, days_ago: int = 3
 ) -> ProductBought:
-    return ProductBought(
-        sku=sku,
-        name=name,
-        category=category,
-        quantity=quantity,
-        last_bought_at=AS_OF - timedelta(days=days_ago),
-    )
+    at = AS_OF - timedelta(days=days_ago)
+    return product_bought(sku=sku, name=name, category=category, quantity=quantity, at=at)
 
 
 def opt_out(topic: str) -> OptOut:
-    return OptOut(
+    return opt_out_of(
         topic=topic,
         quote=f"please don't email me about {topic}",
         message_id="m-0",
@@ -106,29 +90,18 @@ def context(
     opt_outs: list[OptOut] | None = None,
     orders: int | None = None,
 ) -> CustomerContext:
+    """A subscriber of 200 days; with products, a repeat customer (two orders unless given)."""
     products = products or []
-    count = orders if orders is not None else (2 if products else 0)
     last = max((p.last_bought_at for p in products), default=None)
     days = (AS_OF - last).days if last else None
-    return CustomerContext(
+    return make_context(
+        as_of=AS_OF,
         customer_id=customer_id,
         first_name=first_name,
-        as_of=AS_OF,
-        consent=Consent(
-            marketing_consent=True,
-            opted_out_in_chat=False,
-            subscribed_at=AS_OF - timedelta(days=200),
-            consent_at=AS_OF - timedelta(days=200),
-            unsubscribed_at=None,
-        ),
-        orders=OrderSummary(
-            count=count,
-            total_spend={"USD": Decimal("50.00")} if products else {},
-            first_order_at=min((p.last_bought_at for p in products), default=None),
-            last_order_at=last,
-            products=sorted(products, key=lambda p: p.last_bought_at, reverse=True),
-            categories=sorted({p.category for p in products if p.category}),
-        ),
+        subscribed_at=AS_OF - timedelta(days=200),
+        products=products,
+        order_count=orders if orders is not None else (2 if products else 0),
+        total_spend={"USD": Decimal("50.00")} if products else {},
         rfm=Rfm(
             recency="0-30" if days is not None else None,
             recency_days=days,
@@ -139,8 +112,6 @@ def context(
         intents=intents or [],
         facts=facts or [],
         opt_outs=opt_outs or [],
-        blocked={},
-        withheld_by_opt_out=0,
     )
 
 
