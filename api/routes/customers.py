@@ -1,10 +1,10 @@
 """One customer's gated context: everything a drafter may see."""
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
+from pydantic import AwareDatetime
 
 from api.deps import DatabaseDep, MarketerKey
 from engine.context import CustomerContext, build_context
@@ -18,7 +18,8 @@ async def get_context(
     db: DatabaseDep,
     _: MarketerKey,
     as_of: Annotated[
-        datetime | None, Query(description="The context as it stood at this time (default: now).")
+        AwareDatetime | None,
+        Query(description="The context as it stood at this time, with a timezone (default: now)."),
     ] = None,
 ) -> CustomerContext:
     """Orders, RFM, lifecycle, recent intents, kept facts with quotes, opt-outs, and blocked

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from api.deps import DatabaseDep, DrafterDep, MarketerKey, SettingsDep
 from engine.drafting.base import Kind
@@ -21,16 +21,16 @@ class DraftCreate(BaseModel):
 
     customer_id: str = Field(min_length=1, max_length=128)
     kind: Kind
-    as_of: datetime | None = Field(
-        default=None, description="Draft as of this time (default: now)."
+    as_of: AwareDatetime | None = Field(
+        default=None, description="Draft as of this time, with a timezone (default: now)."
     )
 
 
 class CampaignRun(BaseModel):
     """Options of a campaign run."""
 
-    as_of: datetime | None = Field(
-        default=None, description="Who is due as of this time (default: now)."
+    as_of: AwareDatetime | None = Field(
+        default=None, description="Who is due as of this time, with a timezone (default: now)."
     )
 
 

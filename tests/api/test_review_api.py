@@ -187,6 +187,14 @@ def test_one_draft_on_demand(client: TestClient, auth: Headers, services: Servic
     assert no_consent.status_code == 409 and no_consent.json()["error"]["code"] == "no_consent"
     unknown = client.post("/v1/drafts", json=body | {"customer_id": "zz"}, headers=auth["marketer"])
     assert unknown.status_code == 404
+    naive = client.post(
+        "/v1/drafts", json=body | {"as_of": "2026-11-20T12:00:00"}, headers=auth["marketer"]
+    )
+    assert naive.status_code == 422 and naive.json()["error"]["field"] == "as_of"
+    naive_context = client.get(
+        "/v1/customers/r1/context?as_of=2026-11-20T12:00:00", headers=auth["marketer"]
+    )
+    assert naive_context.status_code == 422
     bad_kind = client.post("/v1/drafts", json=body | {"kind": "birthday"}, headers=auth["marketer"])
     assert bad_kind.status_code == 422 and bad_kind.json()["error"]["field"] == "kind"
     nothing_to_follow = client.post(
