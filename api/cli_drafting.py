@@ -16,7 +16,7 @@ from api.cli_base import JsonFlag, aware, console, err_console, fail, open_datab
 from api.output import draft_panel, print_campaign
 from engine.db import Database
 from engine.drafting.base import Kind
-from engine.drafting.review import REVIEWABLE, approve, get_draft, list_drafts, reject
+from engine.drafting.review import approve, get_draft, list_drafts, reject, statuses_for
 from engine.drafting.service import CampaignReport, draft_one, run_campaign
 from engine.errors import EngineError
 from engine.outbox import deliver_due
@@ -218,7 +218,7 @@ def review_list(
     if status not in (*DRAFT_STATES, "waiting", "all"):
         err_console.print(f"[red]error:[/] --status: unknown status {status!r}")
         raise typer.Exit(code=2)
-    statuses = REVIEWABLE if status == "waiting" else DRAFT_STATES if status == "all" else (status,)
+    statuses = statuses_for(status)
     db = open_database(Settings())
     try:
         with db.read() as session:

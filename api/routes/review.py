@@ -12,7 +12,6 @@ from api.deps import DatabaseDep, MarketerKey
 from engine.db import Database
 from engine.drafting.base import Kind
 from engine.drafting.review import (
-    REVIEWABLE,
     DraftDetail,
     DraftRead,
     approve,
@@ -20,9 +19,10 @@ from engine.drafting.review import (
     get_draft,
     list_drafts,
     reject,
+    statuses_for,
 )
 from engine.drafting.service import blocked_texts, load_catalog
-from engine.models import DRAFT_STATES, Draft
+from engine.models import Draft
 from engine.voice import current_voice
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
@@ -74,7 +74,7 @@ async def get_review_queue(
 ) -> DraftList:
     """Drafts in the review queue, oldest first, each with the quotes behind its personalized
     sentences, its problems and its webhook delivery state."""
-    statuses = REVIEWABLE if status == "waiting" else DRAFT_STATES if status == "all" else (status,)
+    statuses = statuses_for(status)
 
     def run() -> DraftList:
         with db.read() as session:

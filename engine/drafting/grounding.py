@@ -82,7 +82,7 @@ def check_draft(
             Problem(code="opt_out", message=f"mentions {topic!r}, which the customer opted out of")
         )
     problems += _products(content, context, catalog)
-    problems += _evidence(content)
+    problems += _evidence(content, text)
     problems += [
         Problem(code="voice", message=v.message, excerpt=v.excerpt)
         for v in lint(
@@ -197,8 +197,7 @@ def _products(content: DraftContent, context: CustomerContext, catalog: Catalog)
     return problems
 
 
-def _evidence(content: DraftContent) -> list[Problem]:
-    text = f"{content.subject}\n{content.preheader}\n{content.body}"
+def _evidence(content: DraftContent, text: str) -> list[Problem]:
     return [
         Problem(
             code="evidence",

@@ -13,11 +13,20 @@ from engine.context import CustomerContext
 from engine.drafting.base import Catalog, DraftContent, Evidence
 from engine.drafting.grounding import Problem, check_draft
 from engine.errors import ConflictError, NotFoundError
-from engine.models import Customer, Draft, DraftEvent, utcnow
+from engine.models import DRAFT_STATES, Customer, Draft, DraftEvent, utcnow
 from engine.outbox import DeliveryState, delivery_states
 from engine.voice import VoiceChecks
 
 REVIEWABLE = ("pending_review", "needs_attention")
+
+
+def statuses_for(status_filter: str) -> tuple[str, ...]:
+    """The statuses a queue filter means: `waiting` (both reviewable ones), `all`, or one."""
+    if status_filter == "waiting":
+        return REVIEWABLE
+    if status_filter == "all":
+        return DRAFT_STATES
+    return (status_filter,)
 
 
 class QuotedFact(BaseModel):

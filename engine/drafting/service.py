@@ -181,7 +181,7 @@ def draft_one(
             return get_draft(session, draft_id=existing), False
         catalog = load_catalog(session)
         voice = current_voice(session)
-    jobs = _prepare(db, [chosen], catalog, voice, cuts, as_of)
+    jobs = _prepare(db, [chosen], catalog, voice, cuts, as_of, built={customer_id: context})
     _draft(drafter, jobs)
     report = CampaignReport(kind=kind, as_of=as_of)
     _store(db, jobs, report, voice=voice, actor=actor, webhook_url=webhook_url)
@@ -233,7 +233,9 @@ def _prepare(
     voice: StoredVoiceGuide,
     cuts: dict[str, tuple[Decimal, Decimal]],
     as_of: datetime,
+    built: dict[str, CustomerContext] | None = None,
 ) -> list[_Job]:
+    """Read what each due customer's draft needs; `built` holds contexts already built."""
     ids = [d.customer_id for d in due]
     jobs = []
     with db.read() as session:
@@ -242,7 +244,9 @@ def _prepare(
             session.execute(select(Customer.id, Customer.email).where(Customer.id.in_(ids))).all()
         )
         for d in due:
-            context = build_context(session, customer_id=d.customer_id, as_of=as_of, cuts=cuts)
+            context = (built or {}).get(d.customer_id) or build_context(
+                session, customer_id=d.customer_id, as_of=as_of, cuts=cuts
+            )
             request = DraftRequest(
                 key=f"{d.customer_id}/{d.kind}/{d.step}",
                 kind=d.kind,
