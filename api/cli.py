@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from api import cli_drafting
+from api import cli_customers, cli_drafting
 from api.cli_base import (
     PROGRESS_MIN_LINES,
     InputFile,
@@ -520,6 +520,7 @@ def eval_facts(
 
 
 cli_drafting.register(app)
+cli_customers.register(app)
 
 
 def main() -> None:

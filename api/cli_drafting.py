@@ -153,6 +153,7 @@ def campaign_run(kind: KindOption, as_of: AsOfOption = None, as_json: JsonFlag =
         "due": report.due,
         "created": report.created,
         "already_drafted": report.already_drafted,
+        "lost_consent": report.lost_consent,
         "needs_attention": report.needs_attention,
         "failed": [vars(f) for f in report.failed],
         "draft_ids": report.draft_ids,

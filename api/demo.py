@@ -93,6 +93,7 @@ class DemoResult:
                     "due": c.due,
                     "created": c.created,
                     "already_drafted": c.already_drafted,
+                    "lost_consent": c.lost_consent,
                     "needs_attention": c.needs_attention,
                     "failed": [vars(f) for f in c.failed],
                     "draft_ids": c.draft_ids,

@@ -138,6 +138,7 @@ def print_campaign(out: Console, report: dict[str, Any]) -> None:
         f"{report['created']} drafted into the review queue"
         + (f", {report['needs_attention']} need attention" if report["needs_attention"] else "")
         + (f", {report['already_drafted']} drafted meanwhile" if report["already_drafted"] else "")
+        + (f", {report['lost_consent']} unsubscribed meanwhile" if report["lost_consent"] else "")
         + (f", [red]{len(report['failed'])} failed[/]" if report["failed"] else "")
     )
     for failed in report["failed"]:

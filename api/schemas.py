@@ -32,6 +32,23 @@ class CustomerAccepted(BaseModel):
     created: bool
 
 
+class CustomerUpdated(BaseModel):
+    """A customer after an update or an unsubscribe."""
+
+    customer_id: str
+    marketing_consent: bool
+    # Drafts of this customer taken out of the review queue by this change.
+    drafts_withdrawn: int
+
+
+class CustomerErased(BaseModel):
+    """What an erasure removed (rows per table, and vectors), and its audit row."""
+
+    erased: bool
+    removed: dict[str, int]
+    audit_id: int
+
+
 class OrderAccepted(BaseModel):
     """An order stored (or already known)."""
 

@@ -41,6 +41,6 @@ def store_shopify_order(session: Session, *, parsed: ShopifyOrder) -> StoredOrde
         session, candidate_id=parsed.shopify_customer_id, email=parsed.customer.email
     )
     if customer_id == parsed.shopify_customer_id:
-        upsert_customer(session, customer=parsed.customer)
+        upsert_customer(session, customer=parsed.customer, actor="shopify")
     order = parsed.order.model_copy(update={"customer_id": customer_id})
     return store_order(session, order=order, source="shopify")

@@ -1,9 +1,11 @@
 """Validated shapes of what comes in: customers, orders, transcripts and single messages."""
 
+from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -26,13 +28,36 @@ Email = Annotated[
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Label = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Role = Literal["customer", "agent", "bot"]
-Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=4)]
+# Stored as NUMERIC(12, 2): at most 10 digits before the point once rounded to cents.
+Money = Annotated[
+    Decimal, Field(ge=0, le=Decimal("9999999999.99"), max_digits=14, decimal_places=4)
+]
+
+
+def _in_utc_range(value: datetime) -> datetime:
+    """Refuse a time UTC cannot express (year 1 at +01:00): it is stored in UTC."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range once converted to UTC") from None
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, AfterValidator(_in_utc_range)]
 
 
 class InModel(BaseModel):
     """Base of inbound schemas: unknown keys are ignored, known ones are checked."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL cannot store a NUL character in text; refuse it here, naming the field.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("contains a NUL character")
+        return value
 
 
 class CustomerCreate(InModel):
@@ -42,9 +67,20 @@ class CustomerCreate(InModel):
     email: Email | None = None
     first_name: Name | None = None
     signup_source: Label | None = None
-    subscribed_at: AwareDatetime | None = None
+    subscribed_at: Timestamp | None = None
     # Absent means "unchanged" on an existing customer and "no consent" on a new one.
     marketing_consent: bool | None = None
+
+
+class CustomerUpdate(InModel):
+    """Changes to a known customer: only the fields given change."""
+
+    email: Email | None = None
+    first_name: Name | None = None
+    signup_source: Label | None = None
+    subscribed_at: Timestamp | None = None
+    # False withdraws marketing consent (and the customer's drafts waiting for review).
+    consent: bool | None = None
 
 
 class OrderItemCreate(InModel):
@@ -52,7 +88,7 @@ class OrderItemCreate(InModel):
 
     sku: Id
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
-    category: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None = None
+    category: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
     # Strict: JSON true is not a quantity of 1.
     quantity: Annotated[int, Field(gt=0, le=1_000_000, strict=True)]
     unit_price: Money
@@ -63,7 +99,7 @@ class OrderCreate(InModel):
 
     order_id: Id
     customer_id: CustomerId
-    placed_at: AwareDatetime
+    placed_at: Timestamp
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
     total: Money
     items: Annotated[list[OrderItemCreate], Field(min_length=1, max_length=1000)]
@@ -75,7 +111,7 @@ class MessageCreate(InModel):
     id: Id
     role: Role
     text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS)]
-    sent_at: AwareDatetime
+    sent_at: Timestamp
 
 
 class TranscriptCreate(InModel):

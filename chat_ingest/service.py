@@ -15,6 +15,7 @@ from chat_ingest.schemas import (
     OrderCreate,
     TranscriptCreate,
 )
+from engine.consent import set_consent
 from engine.db import insert_ignoring, insert_ignoring_conflicts
 from engine.errors import ConflictError
 from engine.models import (
@@ -75,8 +76,11 @@ class StoredCustomer:
     created: bool
 
 
-def upsert_customer(session: Session, *, customer: CustomerCreate) -> StoredCustomer:
-    """Create the customer, or update the fields the record gives."""
+def upsert_customer(
+    session: Session, *, customer: CustomerCreate, actor: str = "import"
+) -> StoredCustomer:
+    """Create the customer, or update the fields the record gives; a record that withdraws
+    consent also withdraws the customer's drafts waiting for review (`actor` is recorded)."""
     existing = session.get(Customer, customer.id)
     now = utcnow()
     if existing is None:
@@ -99,17 +103,11 @@ def upsert_customer(session: Session, *, customer: CustomerCreate) -> StoredCust
         if value is not None:
             setattr(existing, name, value)
     if customer.marketing_consent is not None:
-        set_consent(existing, consent=customer.marketing_consent, at=now)
+        set_consent(
+            session, customer=existing, consent=customer.marketing_consent, at=now, actor=actor
+        )
     session.flush()
     return StoredCustomer(customer_id=customer.id, created=False)
-
-
-def set_consent(customer: Customer, *, consent: bool, at: datetime) -> None:
-    """Record a change of marketing consent, with when it happened."""
-    if consent and not customer.marketing_consent:
-        customer.marketing_consent, customer.consent_at, customer.unsubscribed_at = True, at, None
-    elif not consent and customer.marketing_consent:
-        customer.marketing_consent, customer.unsubscribed_at = False, at
 
 
 def ensure_customer(

@@ -15,6 +15,7 @@ from qdrant_client import models as qm
 
 DENSE = "dense"
 SPARSE = "bm25"
+COLLECTION = "messages"
 # The constant of the original RRF paper; Qdrant's default (2) lets the top rank of one leg
 # outweigh agreement between both legs.
 RRF_K = 60
@@ -400,7 +401,7 @@ class ServerStore:
         client: QdrantClient,
         *,
         dimension: int,
-        collection: str = "messages",
+        collection: str = COLLECTION,
         hnsw_ef: int | None = None,
     ) -> None:
         self.dimension = dimension

@@ -36,7 +36,8 @@ def make_engine(settings: Settings, *, immediate: bool = False) -> Engine:
 
 
 def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
-    """WAL for concurrent readers, foreign keys on, wait (not fail) on a busy writer."""
+    """WAL for concurrent readers, foreign keys on, wait (not fail) on a busy writer, zeros
+    over deleted data."""
     dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event issues BEGIN
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -45,6 +46,9 @@ def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
     # NORMAL in WAL mode never corrupts and never loses a commit on a process crash;
     # only a power cut can take the last commits back.
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted and rewritten rows are overwritten with zeros, not just unlinked: an erased
+    # customer's words must not linger in free space of the file. Deletes are rare here.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -1,5 +1,5 @@
 """SQL tables: customers, conversations, messages, orders, products, API keys, intents, facts,
-voice guides, drafts and their audit trail, and the review webhook outbox."""
+voice guides, drafts and their audit trail, the review webhook outbox, and erasures."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -370,3 +370,16 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Erasure(Base):
+    """The audit trail of erasures: that one happened, when, by whom, and how many rows and
+    vectors went; never whose (no customer id, email or words)."""
+
+    __tablename__ = "erasures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    # Rows removed per table, and vectors removed from the store.
+    removed: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

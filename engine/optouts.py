@@ -72,7 +72,12 @@ PATTERNS: tuple[re.Pattern[str], ...] = (
 EVERYTHING = re.compile(
     r"(?i)\b(?:" + _STOP + r"\s+(?:e-?mail(?:ing)?|spamming|contacting)\s+(?:me|us)"
     r"(?:\s+(?:any\s?more|again))?(?=\s*(?:please|pls|thanks|[.!,]|$))|unsubscribe\s+(?:me|us)\b"
-    r"(?!\s+from)|take\s+(?:me|us)\s+off\s+(?:your|the)\s+(?:mailing\s+)?list)"
+    r"(?!\s+from)|take\s+(?:me|us)\s+off\s+(?:your|the)\s+(?:mailing\s+)?list"
+    # "unsubscribe me from your emails", "remove me from all of your mailing lists"
+    r"|(?:unsubscribe|remove|take)\s+(?:me|us)\s+(?:from|off)\s+(?:all\s+(?:of\s+)?)?"
+    r"(?:your|the|these|those|any)?\s*(?:marketing\s+|promotional\s+)?(?:e-?mails?|"
+    r"mailing\s+lists?|lists?|newsletters?|promos?|marketing)\b"
+    r"(?=\s*(?:please|pls|thanks|[.!,?]|$)))"
 )
 ALL_MARKETING = "all marketing email"
 # Words that end a topic: the start of another thought ("about grinders we don't drink...").

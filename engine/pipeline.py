@@ -17,9 +17,11 @@ from embeddings.encoder import Encoder, Vectors
 from embeddings.sparse import bm25_document
 from embeddings.store import VectorPoint, VectorStore
 from engine.classifier import IntentClassifier
+from engine.consent import withdraw_drafts
 from engine.db import Database, insert_ignoring
 from engine.facts import Extraction, FactExtractor
 from engine.models import BlockedCandidate, Fact, Message, MessageIntent, Tracker, utcnow
+from engine.optouts import ALL_MARKETING
 from engine.redact import redact
 from engine.sentences import split_sentences
 
@@ -241,8 +243,32 @@ class Pipeline:
             self.store.upsert(points)
         extractions = self.facts.extract(redacted)
         with self.db.write() as session:
-            intents = self._record(session, messages, redacted, found)
+            live = _lock_stored(session, messages)
+            if len(live) < len(messages):
+                # A customer was erased while this batch was in flight: record nothing of
+                # theirs, and take back the vectors just written for them (below).
+                keep = [i for i, m in enumerate(messages) if m.id in live]
+                messages = [messages[i] for i in keep]
+                redacted = [redacted[i] for i in keep]
+                found = [found[i] for i in keep]
+                extractions = [extractions[i] for i in keep]
+            intents = self._record(session, messages, redacted, found) if messages else 0
             facts = self._record_facts(session, messages, extractions)
+            unsubscribed = {
+                m.customer_id
+                for m, extraction in zip(messages, extractions, strict=True)
+                if any(
+                    f.category == "opt_out" and f.value == ALL_MARKETING for f in extraction.facts
+                )
+            }
+            # "Unsubscribe me" in a chat takes the customer's drafts out of the review queue.
+            withdraw_drafts(
+                session, customer_ids=unsubscribed, actor="chat", reason="asked in a chat"
+            )
+        recorded = {m.message_id for m in messages}
+        erased = [p.id for p in points if p.payload["message_id"] not in recorded]
+        if erased:
+            self.store.delete_points(erased)
         return BatchResult(len(messages), len(sentences), intents, facts)
 
     def _record(
@@ -357,3 +383,13 @@ class Pipeline:
                 )
             models.append(self._tracker_cache[key])
         self.intents.trackers = models
+
+
+def _lock_stored(session: Session, messages: Sequence[ClaimedMessage]) -> set[int]:
+    """The batch's messages still stored, locked until the caller commits, so an erasure
+    running alongside either waits for this batch or has already removed them."""
+    return set(
+        session.scalars(
+            select(Message.id).where(Message.id.in_([m.id for m in messages])).with_for_update()
+        )
+    )

@@ -1,12 +1,20 @@
 """Building the heavy parts once (encoder, vector store, intent model) from the settings,
 and running the pipeline in the background."""
 
+import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from embeddings.encoder import Encoder, SentenceTransformerEncoder
-from embeddings.store import EdgeStore, ServerStore, StoreInUse, VectorStore
+from embeddings.store import (
+    COLLECTION,
+    DENSE,
+    EdgeStore,
+    ServerStore,
+    StoreInUse,
+    VectorStore,
+)
 from engine.background import LoopThread
 from engine.db import Database
 from engine.drafting.base import Drafter
@@ -82,6 +90,27 @@ def open_vector_store(settings: Settings, *, dimension: int) -> VectorStore:
             "(a running `personalize serve` or `personalize worker`): stop it first, or use the "
             "HTTP API, or point every process at one Qdrant server with QDRANT_URL"
         ) from None
+
+
+def open_existing_vector_store(settings: Settings) -> VectorStore | None:
+    """The vector store as it is, without loading the encoder for its dimension (read from the
+    store's own configuration); None when nothing was ever indexed."""
+    if settings.qdrant_url:
+        from qdrant_client import QdrantClient
+
+        client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
+        if not client.collection_exists(COLLECTION):
+            return None
+        vectors = client.get_collection(COLLECTION).config.params.vectors
+        size = vectors[DENSE].size if isinstance(vectors, dict) and DENSE in vectors else None
+        if size is None:
+            raise EngineError(f"collection {COLLECTION!r} has no {DENSE!r} vectors")
+        return ServerStore(client, dimension=size)
+    config = vector_dir(settings) / "edge_config.json"
+    if not config.exists():
+        return None
+    size = json.loads(config.read_text())["vectors"][DENSE]["size"]
+    return open_vector_store(settings, dimension=int(size))
 
 
 def vector_dir(settings: Settings) -> Path:

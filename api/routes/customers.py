@@ -1,4 +1,5 @@
-"""One customer's gated context: everything a drafter may see."""
+"""One customer: the gated context (everything a drafter may see), updates and consent, and
+erasure."""
 
 from typing import Annotated
 
@@ -6,15 +7,22 @@ from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime
 
-from api.deps import DatabaseDep, MarketerKey
+from api.deps import AdminKey, DatabaseDep, IngestKey, MarketerKey, ServicesDep
+from api.schemas import CustomerErased, CustomerUpdated
+from chat_ingest.schemas import CustomerUpdate
+from engine.consent import set_consent, unsubscribe
 from engine.context import CustomerContext, build_context
+from engine.erasure import forget_customer
+from engine.errors import NotFoundError
+from engine.models import Customer, utcnow
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
+CustomerIdPath = Annotated[str, Path(min_length=1, max_length=128)]
 
 
 @router.get("/{customer_id}/context", response_model=CustomerContext)
 async def get_context(
-    customer_id: Annotated[str, Path(min_length=1, max_length=128)],
+    customer_id: CustomerIdPath,
     db: DatabaseDep,
     _: MarketerKey,
     as_of: Annotated[
@@ -28,5 +36,72 @@ async def get_context(
     def run() -> CustomerContext:
         with db.read() as session:
             return build_context(session, customer_id=customer_id, as_of=as_of)
+
+    return await run_in_threadpool(run)
+
+
+@router.patch("/{customer_id}", response_model=CustomerUpdated)
+async def update_customer(
+    customer_id: CustomerIdPath, changes: CustomerUpdate, db: DatabaseDep, key: IngestKey
+) -> CustomerUpdated:
+    """Change the fields given; `consent: false` withdraws marketing consent and takes the
+    customer's drafts out of the review queue. 404 for an unknown customer."""
+
+    def run() -> CustomerUpdated:
+        with db.write() as session:
+            customer = session.get(Customer, customer_id)
+            if customer is None:
+                raise NotFoundError(f"no customer {customer_id!r}")
+            for name in ("email", "first_name", "signup_source", "subscribed_at"):
+                value = getattr(changes, name)
+                if value is not None:
+                    setattr(customer, name, value)
+            withdrawn = 0
+            if changes.consent is not None:
+                withdrawn = set_consent(
+                    session, customer=customer, consent=changes.consent, at=utcnow(), actor=key.name
+                )
+            return CustomerUpdated(
+                customer_id=customer.id,
+                marketing_consent=customer.marketing_consent,
+                drafts_withdrawn=withdrawn,
+            )
+
+    return await run_in_threadpool(run)
+
+
+@router.post("/{customer_id}/unsubscribe", response_model=CustomerUpdated)
+async def unsubscribe_customer(
+    customer_id: CustomerIdPath, db: DatabaseDep, key: MarketerKey
+) -> CustomerUpdated:
+    """Withdraw the customer's marketing consent now; their drafts waiting for review are
+    withdrawn, and no new draft is made for them. Repeating it changes nothing."""
+
+    def run() -> CustomerUpdated:
+        with db.write() as session:
+            withdrawn = unsubscribe(session, customer_id=customer_id, actor=key.name)
+        return CustomerUpdated(
+            customer_id=customer_id, marketing_consent=False, drafts_withdrawn=withdrawn
+        )
+
+    return await run_in_threadpool(run)
+
+
+@router.delete("/{customer_id}", response_model=CustomerErased)
+async def erase_customer(
+    customer_id: CustomerIdPath, services: ServicesDep, key: AdminKey
+) -> CustomerErased:
+    """Erase the customer everywhere: chats, facts, intents, orders, drafts, their review
+    history and webhook deliveries, and their vectors. An audit row records that it happened,
+    when and by which key, without the id. 404 when nothing of theirs is stored."""
+
+    def run() -> CustomerErased:
+        report = forget_customer(
+            db=services.db,
+            store=services.store,
+            customer_id=customer_id,
+            actor=f"key {key.name} (#{key.id})",
+        )
+        return CustomerErased(erased=True, removed=report.removed, audit_id=report.audit_id)
 
     return await run_in_threadpool(run)

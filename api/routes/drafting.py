@@ -50,6 +50,7 @@ class CampaignRead(BaseModel):
     due: int
     created: int
     already_drafted: int
+    lost_consent: int
     needs_attention: int
     failed: list[FailedDraftRead]
     draft_ids: list[int]
@@ -63,6 +64,7 @@ def campaign_read(report: CampaignReport) -> CampaignRead:
         due=report.due,
         created=report.created,
         already_drafted=report.already_drafted,
+        lost_consent=report.lost_consent,
         needs_attention=report.needs_attention,
         failed=[
             FailedDraftRead(customer_id=f.customer_id, step=f.step, error=f.error)

@@ -40,11 +40,11 @@ def post_transcript(
 
 @router.post("/customers", response_model=CustomerAccepted, status_code=status.HTTP_201_CREATED)
 def post_customer(
-    customer: CustomerCreate, db: DatabaseDep, _: IngestKey, response: Response
+    customer: CustomerCreate, db: DatabaseDep, key: IngestKey, response: Response
 ) -> CustomerAccepted:
     """Create a customer (201) or update the fields given (200)."""
     with db.write() as session:
-        stored = upsert_customer(session, customer=customer)
+        stored = upsert_customer(session, customer=customer, actor=key.name)
     if not stored.created:
         response.status_code = status.HTTP_200_OK
     return CustomerAccepted(**asdict(stored))

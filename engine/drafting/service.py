@@ -28,7 +28,17 @@ from engine.drafting.grounding import Problem, check_draft
 from engine.drafting.review import DraftDetail, evidence_for, get_draft, to_read
 from engine.errors import ConflictError, NotFoundError
 from engine.lifecycle import SEQUENCES, Due, due_customers, step_on
-from engine.models import BlockedCandidate, Customer, Draft, DraftEvent, Message, Product, utcnow
+from engine.models import (
+    BlockedCandidate,
+    Customer,
+    Draft,
+    DraftEvent,
+    Fact,
+    Message,
+    Product,
+    utcnow,
+)
+from engine.optouts import ALL_MARKETING
 from engine.outbox import enqueue
 from engine.voice import StoredVoiceGuide, current_voice
 
@@ -58,6 +68,8 @@ class CampaignReport:
     created: int = 0
     # Due when the run started, but drafted by a concurrent run first.
     already_drafted: int = 0
+    # Due when the run started, but unsubscribed (or erased) before the draft was stored.
+    lost_consent: int = 0
     needs_attention: int = 0
     failed: list[FailedDraft] = field(default_factory=list)
     draft_ids: list[int] = field(default_factory=list)
@@ -185,6 +197,11 @@ def draft_one(
     _draft(drafter, jobs)
     report = CampaignReport(kind=kind, as_of=as_of)
     _store(db, jobs, report, voice=voice, actor=actor, webhook_url=webhook_url)
+    if report.lost_consent:
+        raise NoConsentError(
+            f"customer {customer_id!r} withdrew consent while the draft was written",
+            field="customer_id",
+        )
     if report.failed:
         raise DraftingError(report.failed[0].error)
     with db.read() as session:
@@ -329,14 +346,11 @@ def _store(
     webhook_url: str | None,
 ) -> None:
     with db.write() as session:
-        names = dict(
-            session.execute(
-                select(Customer.id, Customer.first_name).where(
-                    Customer.id.in_([j.due.customer_id for j in jobs])
-                )
-            ).all()
-        )
+        names = _still_consenting(session, [j.due.customer_id for j in jobs])
         for job in jobs:
+            if job.due.customer_id not in names:
+                report.lost_consent += 1
+                continue
             if job.content is None:
                 report.failed.append(
                     FailedDraft(job.due.customer_id, job.due.step, job.error or "no draft")
@@ -369,6 +383,31 @@ def _store(
                     payload={"draft": read.model_dump(mode="json", exclude={"delivery"})},
                     url=webhook_url,
                 )
+
+
+def _still_consenting(session: Session, customer_ids: list[str]) -> dict[str, str | None]:
+    """First names of the customers who may still get marketing email, their rows locked until
+    the caller commits: drafting takes a while, and a customer can unsubscribe (or be erased)
+    meanwhile, which must win over a draft made before."""
+    rows = session.execute(
+        select(Customer.id, Customer.first_name)
+        .where(
+            Customer.id.in_(customer_ids),
+            Customer.marketing_consent.is_(True),
+            Customer.unsubscribed_at.is_(None),
+        )
+        .with_for_update()
+    ).all()
+    asked_out = set(
+        session.scalars(
+            select(Fact.customer_id).where(
+                Fact.customer_id.in_(customer_ids),
+                Fact.category == "opt_out",
+                Fact.value == ALL_MARKETING,
+            )
+        )
+    )
+    return {id_: name for id_, name in rows if id_ not in asked_out}
 
 
 def _insert(session: Session, job: _Job, *, voice: StoredVoiceGuide) -> int | None:

@@ -399,3 +399,43 @@ def test_voice_campaign_draft_and_review_commands(env: dict[str, str], tmp_path:
     )
     assert {d["status"] for d in statuses} == {"approved", "rejected"}
     assert runner.invoke(app, ["review", "list", "--json"], env=env).stdout.strip() == "[]"
+
+
+def test_forget_and_unsubscribe_commands(env: dict[str, str], tmp_path: Path) -> None:
+    """`personalize forget ID` erases rows and vectors (one audit row); `unsubscribe ID` works;
+    an unknown id is a one-line error."""
+    path = write_lines(
+        tmp_path / "t.jsonl",
+        [
+            {
+                "conversation_id": f"fc{n}",
+                "customer_id": f"f{n}",
+                "messages": [
+                    {
+                        "id": f"fc{n}-1",
+                        "role": "customer",
+                        "text": "I run a kombucha bar and the card reader will not pair",
+                        "sent_at": "2026-11-02T09:00:00Z",
+                    }
+                ],
+            }
+            for n in (1, 2)
+        ],
+    )
+    assert runner.invoke(app, ["ingest", str(path), "--json"], env=env).exit_code == 0
+    erased = runner.invoke(app, ["forget", "f1", "--json"], env=env)
+    assert erased.exit_code == 0, erased.output
+    removed = json.loads(erased.stdout)["removed"]
+    assert removed["customers"] == 1 and removed["messages"] == 1 and removed["vectors"] >= 1
+    assert runner.invoke(app, ["context", "f1"], env=env).exit_code == 2
+    assert runner.invoke(app, ["context", "f2"], env=env).exit_code == 0
+    again = runner.invoke(app, ["forget", "f1", "--yes"], env=env)
+    assert again.exit_code == 2 and "no customer 'f1'" in again.output
+    assert "Traceback" not in again.output
+
+    unsubscribed = runner.invoke(app, ["unsubscribe", "f2", "--json"], env=env)
+    assert unsubscribed.exit_code == 0, unsubscribed.output
+    assert json.loads(unsubscribed.stdout)["marketing_consent"] is False
+    context = json.loads(runner.invoke(app, ["context", "f2", "--json"], env=env).stdout)
+    assert context["consent"]["marketing_consent"] is False
+    assert runner.invoke(app, ["unsubscribe", "nobody"], env=env).exit_code == 2

@@ -482,6 +482,15 @@ KEPT = [
     pytest.param(
         "unsubscribe me from the e-bike emails pls", "opt_out", "e-bike", id="optout-unsubscribe"
     ),
+    pytest.param(
+        "Please unsubscribe me from your emails.", "opt_out", "your emails", id="optout-all-yours"
+    ),
+    pytest.param(
+        "can you remove me from all of your mailing lists?",
+        "opt_out",
+        "mailing lists",
+        id="optout-all-lists",
+    ),
 ]
 
 

@@ -1,0 +1,72 @@
+"""Commands about one customer's data: `forget` (erasure) and `unsubscribe`."""
+
+import sys
+from typing import Annotated
+
+import typer
+
+from api.cli_base import JsonFlag, console, fail, open_database, print_json
+from engine.consent import unsubscribe
+from engine.erasure import forget_customer
+from engine.errors import EngineError
+from engine.runtime import open_existing_vector_store
+from engine.settings import Settings
+
+CustomerArgument = Annotated[str, typer.Argument(help="The customer's id.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the customer commands to the main command line."""
+    app.command()(forget)
+    app.command("unsubscribe")(unsubscribe_command)
+
+
+def forget(
+    customer_id: CustomerArgument,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask first.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Erase a customer everywhere: chats, facts, intents, orders, drafts with their review
+    history and webhook deliveries, and vectors. Records that an erasure happened, not whose."""
+    settings = Settings()
+    # Asked only at a terminal: scripts and cron jobs pass the id they mean.
+    if not yes and sys.stdin.isatty():
+        typer.confirm(f"Erase customer {customer_id} everywhere? This cannot be undone", abort=True)
+    db = open_database(settings)
+    try:
+        # Opened before anything is deleted: a store held by a running server fails here, with
+        # nothing half-erased.
+        store = open_existing_vector_store(settings)
+        try:
+            report = forget_customer(db=db, store=store, customer_id=customer_id, actor="cli")
+        finally:
+            if store is not None:
+                store.close()
+    except EngineError as error:
+        fail(error)
+    finally:
+        db.dispose()
+    if as_json:
+        print_json({"erased": True, "removed": report.removed, "audit_id": report.audit_id})
+        return
+    parts = ", ".join(f"{count} {table}" for table, count in report.removed.items() if count)
+    console.print(f"Erased customer {customer_id}: {parts or 'nothing left to remove'}.")
+    console.print(f"Audit row {report.audit_id} records that it happened (not whose).")
+
+
+def unsubscribe_command(customer_id: CustomerArgument, as_json: JsonFlag = False) -> None:
+    """Withdraw a customer's marketing consent; their drafts waiting for review are withdrawn."""
+    db = open_database(Settings())
+    try:
+        with db.write() as session:
+            withdrawn = unsubscribe(session, customer_id=customer_id, actor="cli")
+    except EngineError as error:
+        fail(error)
+    finally:
+        db.dispose()
+    if as_json:
+        print_json(
+            {"customer_id": customer_id, "marketing_consent": False, "drafts_withdrawn": withdrawn}
+        )
+        return
+    console.print(f"Customer {customer_id} unsubscribed; {withdrawn} draft(s) withdrawn.")

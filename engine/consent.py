@@ -1,0 +1,66 @@
+"""Marketing consent: recording a change, and withdrawing the drafts of a customer who left."""
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from engine.drafting.review import REVIEWABLE
+from engine.errors import NotFoundError
+from engine.models import Customer, Draft, DraftEvent, utcnow
+
+
+def set_consent(
+    session: Session, *, customer: Customer, consent: bool, at: datetime, actor: str
+) -> int:
+    """Record a change of marketing consent, with when it happened; a withdrawal also takes the
+    customer's drafts out of the review queue. Returns how many drafts were withdrawn."""
+    if consent and not customer.marketing_consent:
+        customer.marketing_consent, customer.consent_at, customer.unsubscribed_at = True, at, None
+    elif not consent:
+        if customer.marketing_consent:
+            customer.marketing_consent, customer.unsubscribed_at = False, at
+        # Also when consent was already off: a draft made under an earlier consent must not
+        # outlive a second "no".
+        return withdraw_drafts(
+            session, customer_ids=[customer.id], actor=actor, reason="consent withdrawn"
+        )
+    return 0
+
+
+def unsubscribe(session: Session, *, customer_id: str, actor: str) -> int:
+    """Withdraw a customer's marketing consent now; returns how many drafts were withdrawn."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFoundError(f"no customer {customer_id!r}")
+    return set_consent(session, customer=customer, consent=False, at=utcnow(), actor=actor)
+
+
+def withdraw_drafts(
+    session: Session, *, customer_ids: Iterable[str], actor: str, reason: str
+) -> int:
+    """Move the customers' drafts still waiting for review to `withdrawn`, each with an audit
+    row; approved and rejected drafts keep their history as it was."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return 0
+    waiting = list(
+        session.scalars(
+            select(Draft.id).where(Draft.customer_id.in_(ids), Draft.status.in_(REVIEWABLE))
+        )
+    )
+    if not waiting:
+        return 0
+    now = utcnow()
+    session.execute(
+        update(Draft)
+        .where(Draft.id.in_(waiting), Draft.status.in_(REVIEWABLE))
+        .values(status="withdrawn", reviewed_at=now, reviewed_by=actor)
+        .execution_options(synchronize_session=False)
+    )
+    session.add_all(
+        DraftEvent(draft_id=draft_id, action="withdrawn", actor=actor, changes={"reason": reason})
+        for draft_id in waiting
+    )
+    return len(waiting)

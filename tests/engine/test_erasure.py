@@ -1,0 +1,234 @@
+"""Erasure: a customer ingested everywhere (chats, facts, intents, vectors, orders, drafts, review
+history, webhook outbox) is gone from every table, the vector store and the SQLite file's bytes;
+the audit row holds nothing about them; a customer who comes back starts empty."""
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from test_lifecycle import AS_OF, customer, order
+
+from chat_ingest.schemas import TranscriptCreate
+from chat_ingest.service import store_transcript
+from engine.context import build_context
+from engine.db import Database
+from engine.drafting.review import edit, list_drafts
+from engine.drafting.service import load_catalog, run_campaign
+from engine.drafting.templates import TemplateDrafter
+from engine.erasure import forget_customer
+from engine.errors import NotFoundError
+from engine.models import Base, Erasure, Fact, Message, MessageIntent
+from engine.runtime import Services
+from engine.voice import current_voice
+
+GONE = "zq-erase-7731"
+KEPT = "kept-1"
+EMAIL = "marisol.quetzal@example.org"
+# Words only the erased customer ever wrote, or that only their data holds.
+NEEDLES = [GONE, EMAIL, "marisol", "quetzalcoatl", "kilnwright", "867-5309"]
+
+
+def converse(
+    db: Database, customer_id: str, conversation_id: str, lines: list[tuple[str, str]]
+) -> None:
+    """Store one conversation of (role, text) turns, a day before AS_OF."""
+    sent = AS_OF - timedelta(days=1)
+    with db.write() as session:
+        store_transcript(
+            session,
+            transcript=TranscriptCreate.model_validate(
+                {
+                    "conversation_id": conversation_id,
+                    "customer_id": customer_id,
+                    "source": "widget",
+                    "messages": [
+                        {
+                            "id": f"{conversation_id}-{n}",
+                            "role": role,
+                            "text": text,
+                            "sent_at": (sent + timedelta(minutes=n)).isoformat(),
+                        }
+                        for n, (role, text) in enumerate(lines)
+                    ],
+                }
+            ),
+        )
+
+
+def populate(services: Services) -> None:
+    """Two customers with chats processed into facts, intents and vectors, an order each,
+    drafts with webhook deliveries, and an edited draft (review history)."""
+    db = services.db
+    customer(db, GONE, subscribed_days_ago=2, first_name="Marisol", email=EMAIL)
+    customer(db, KEPT, subscribed_days_ago=2, first_name="Tom")
+    converse(
+        db,
+        GONE,
+        f"conv-{GONE}",
+        [
+            ("customer", "I run Quetzalcoatl Pottery, a tiny ceramics studio."),
+            ("agent", "Welcome Marisol! How can we help?"),
+            ("customer", "The kilnwright app keeps crashing when I pair the card reader."),
+            ("customer", "Call me at 555-867-5309 if that is easier."),
+        ],
+    )
+    converse(
+        db,
+        KEPT,
+        "conv-kept",
+        [("customer", "I run a small bakery and the card reader will not pair.")],
+    )
+    order(db, f"order-{GONE}", GONE, days_ago=2)
+    order(db, "order-kept", KEPT, days_ago=2)
+    services.pipeline().run_until_idle()
+    for kind in ("welcome", "post_purchase"):
+        run_campaign(
+            db,
+            drafter=TemplateDrafter(),
+            kind=kind,
+            as_of=AS_OF,
+            actor="tester",
+            webhook_url="http://127.0.0.1:9/review",
+        )
+    with db.write() as session:
+        mine = [d for d in list_drafts(session) if d.customer_id == GONE]
+        voice = current_voice(session)
+        edit(
+            session,
+            draft_id=mine[0].id,
+            actor="reviewer",
+            changes={"subject": "For Marisol at Quetzalcoatl Pottery"},
+            catalog=load_catalog(session),
+            checks=voice.checks,
+            blocked_texts=[],
+        )
+
+
+def haystack(services: Services) -> tuple[str, str]:
+    """Every row of every table, and every vector payload, as lowercase text."""
+    with services.db.read() as session:
+        rows = [
+            repr(tuple(row))
+            for table in Base.metadata.sorted_tables
+            for row in session.execute(select(table)).all()
+        ]
+    payloads = [repr(hit.payload) for hit in services.store.scroll()]
+    return "\n".join(rows).lower(), "\n".join(payloads).lower()
+
+
+def test_an_erased_customer_is_nowhere_and_the_audit_row_says_only_that_it_happened(
+    services: Services,
+) -> None:
+    populate(services)
+    tables, vectors = haystack(services)
+    # The test can fail: before the erasure, their data is everywhere it should be.
+    assert all(needle.lower() in tables for needle in NEEDLES)
+    assert GONE in vectors and "kilnwright" in vectors
+    with services.db.read() as session:
+        assert session.scalar(select(func.count()).where(Fact.customer_id == GONE))
+        assert session.scalar(select(func.count()).where(MessageIntent.customer_id == GONE))
+    kept_vectors = services.store.count(customer_id=KEPT)
+
+    report = forget_customer(db=services.db, store=services.store, customer_id=GONE, actor="ops")
+
+    tables, vectors = haystack(services)
+    assert [n for n in NEEDLES if n.lower() in tables] == []
+    assert [n for n in NEEDLES if n.lower() in vectors] == []
+    assert services.store.count(customer_id=GONE) == 0
+    # Everyone else is untouched.
+    assert services.store.count(customer_id=KEPT) == kept_vectors > 0
+    assert "bakery" in tables and KEPT in tables
+    for table in (
+        "customers",
+        "conversations",
+        "messages",
+        "facts",
+        "message_intents",
+        "orders",
+        "order_items",
+        "drafts",
+        "draft_events",
+        "webhook_deliveries",
+        "vectors",
+    ):
+        assert report.removed.get(table, 0) > 0, table
+    assert report.removed["messages"] == 4 and report.removed["customers"] == 1
+    with services.db.read() as session:
+        audit = session.scalars(select(Erasure)).one()
+    assert (audit.id, audit.actor, audit.removed) == (report.audit_id, "ops", report.removed)
+    assert audit.at is not None
+
+
+def test_the_erased_words_are_gone_from_the_sqlite_file_itself(
+    services: Services, tmp_path: Path
+) -> None:
+    if not services.db.is_sqlite:
+        pytest.skip("PostgreSQL reclaims deleted rows' space in VACUUM, not at once")
+    populate(services)
+    forget_customer(db=services.db, store=services.store, customer_id=GONE, actor="ops")
+    database = Path(services.db.url.removeprefix("sqlite:///"))
+    raw = b"".join(
+        path.read_bytes()
+        for path in (database, database.with_name(database.name + "-wal"))
+        if path.exists()
+    ).lower()
+    assert [n for n in NEEDLES if n.lower().encode() in raw] == []
+
+
+def test_a_customer_who_comes_back_starts_empty(services: Services) -> None:
+    populate(services)
+    forget_customer(db=services.db, store=services.store, customer_id=GONE, actor="ops")
+    customer(services.db, GONE, subscribed_days_ago=0, first_name="Marisol")
+    converse(services.db, GONE, "conv-again", [("customer", "Hello again, just browsing.")])
+    services.pipeline().run_until_idle()
+    with services.db.read() as session:
+        context = build_context(session, customer_id=GONE, as_of=AS_OF)
+        messages = session.scalar(select(func.count()).where(Message.customer_id == GONE))
+    assert context.facts == [] and context.orders.count == 0
+    assert messages == 1
+    assert {hit.payload["message_id"] for hit in services.store.scroll()} >= {"conv-again-0"}
+    assert services.store.count(customer_id=GONE) == 1
+    with services.db.read() as session:
+        assert [d for d in list_drafts(session) if d.customer_id == GONE] == []
+
+
+def test_erasing_is_re_runnable_and_an_unknown_customer_is_not_found(services: Services) -> None:
+    populate(services)
+    forget_customer(db=services.db, store=services.store, customer_id=GONE, actor="ops")
+    with pytest.raises(NotFoundError):
+        forget_customer(db=services.db, store=services.store, customer_id=GONE, actor="ops")
+    with pytest.raises(NotFoundError):
+        forget_customer(db=services.db, store=services.store, customer_id="nobody", actor="ops")
+    with services.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Erasure)) == 1
+
+
+def test_vectors_left_by_an_interrupted_erasure_go_on_the_second_run(services: Services) -> None:
+    populate(services)
+    left = services.store.count(customer_id=GONE)
+    # The rows went, then the process died before the vectors did.
+    forget_customer(db=services.db, store=None, customer_id=GONE, actor="ops")
+    assert services.store.count(customer_id=GONE) == left > 0
+    report = forget_customer(db=services.db, store=services.store, customer_id=GONE, actor="ops")
+    assert report.removed == {"vectors": left}
+    assert services.store.count(customer_id=GONE) == 0
+
+
+def test_a_batch_in_flight_during_an_erasure_leaves_no_vectors_or_facts(
+    services: Services,
+) -> None:
+    db = services.db
+    customer(db, GONE, subscribed_days_ago=2, email=EMAIL)
+    converse(db, GONE, "conv-race", [("customer", "I run Quetzalcoatl Pottery in town.")])
+    pipeline = services.pipeline()
+    claimed = pipeline.claim(limit=10)
+    assert [m.customer_id for m in claimed] == [GONE]
+    forget_customer(db=db, store=services.store, customer_id=GONE, actor="ops")
+    # The worker finishes the batch it claimed before the erasure.
+    result = pipeline.process(claimed)
+    assert result.messages == 0
+    assert services.store.count(customer_id=GONE) == 0
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Fact)) == 0
+        assert session.scalar(select(func.count()).select_from(Message)) == 0
