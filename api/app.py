@@ -5,15 +5,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from api.auth import KeyVerifier
 from api.errors import install_error_handlers
+from api.logs import install_log_masking
 from api.middleware import BodyGuard
+from api.ratelimit import RateLimiter
 from api.routes import customers, drafting, ingest, intents, review, search, status, webhooks
 from chat_ingest.writer import MessageWriter
 from engine.outbox import OutboxDeliverer
 from engine.runtime import BackgroundWorker, Services, build_drafter, build_services
-from engine.settings import Settings
+from engine.settings import Settings, origins, reveal
 
 
 def create_app(
@@ -40,13 +43,18 @@ def create_app(
         app.state.services = built
         app.state.db = built.db
         app.state.keys = KeyVerifier(built.db)
+        app.state.limiter = RateLimiter(
+            rate=settings.rate_limit_per_second, burst=settings.rate_limit_burst
+        )
+        # After uvicorn configured its loggers: keys sent as ?key= never reach the access log.
+        install_log_masking()
         app.state.writer = MessageWriter(built.db, on_stored=worker.wake if worker else None)
         app.state.writer.start()
         app.state.drafter = build_drafter(settings)
         # New drafts are pushed to the reviewer's system from the outbox, retried until
         # delivered; rows left by a previous run are picked up on start.
         app.state.outbox = (
-            OutboxDeliverer(built.db, secret=settings.review_webhook_secret)
+            OutboxDeliverer(built.db, secret=reveal(settings.review_webhook_secret))
             if settings.review_webhook_url
             else None
         )
@@ -73,6 +81,15 @@ def create_app(
     )
     install_error_handlers(app)
     app.add_middleware(BodyGuard)
+    allowed = origins(settings.cors_origins)
+    if allowed:  # no CORS headers at all unless origins are configured
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=allowed,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
     for module in (ingest, webhooks, search, intents, customers, drafting, review, status):
         app.include_router(module.router)
     return app

@@ -21,12 +21,13 @@ from api.cli_base import (
     open_database,
     print_json,
 )
+from api.logs import install_log_masking
 from api.output import print_context, print_fact_eval, print_matches
 from chat_ingest.jsonl import ImportSummary, Kind, count_lines, import_file
 from engine.apikeys import SCOPES, create_key, list_keys, revoke_key
 from engine.db import Database
 from engine.errors import EngineError
-from engine.settings import Settings
+from engine.settings import Settings, reveal
 from engine.status import read_status
 
 app = typer.Typer(
@@ -326,7 +327,7 @@ def worker(
         background = BackgroundWorker(pipeline)
         background.start()
         outbox = (
-            OutboxDeliverer(services.db, secret=settings.review_webhook_secret)
+            OutboxDeliverer(services.db, secret=reveal(settings.review_webhook_secret))
             if settings.review_webhook_url
             else None
         )
@@ -525,6 +526,7 @@ cli_customers.register(app)
 
 def main() -> None:
     """Entry point of the `personalize` console script."""
+    install_log_masking()
     try:
         app()
     except EngineError as error:

@@ -21,7 +21,7 @@ from engine.drafting.service import CampaignReport, draft_one, run_campaign
 from engine.errors import EngineError
 from engine.outbox import deliver_due
 from engine.runtime import build_drafter
-from engine.settings import Settings
+from engine.settings import Settings, reveal
 from engine.voice import VoiceGuide, current_voice, set_voice
 
 voice_app = typer.Typer(no_args_is_help=True, help="The business's voice guide.")
@@ -197,7 +197,7 @@ def _push(db: Database, settings: Settings) -> None:
     if not settings.review_webhook_url:
         return
     with httpx.Client(timeout=10.0) as client:
-        report = deliver_due(db, client=client, secret=settings.review_webhook_secret)
+        report = deliver_due(db, client=client, secret=reveal(settings.review_webhook_secret))
     if report.retrying or report.failed:
         err_console.print(
             f"[yellow]review webhook:[/] {report.delivered} delivered, {report.retrying} to "

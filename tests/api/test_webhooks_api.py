@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import select
 
 from api.app import create_app
@@ -188,7 +189,7 @@ def test_shopify_order_joins_known_customer_by_email(client: TestClient, auth: H
 @pytest.fixture
 def signed_client(settings: Settings, db: Database) -> Iterator[TestClient]:
     with TestClient(
-        create_app(settings.model_copy(update={"shopify_webhook_secret": "s3cret"}))
+        create_app(settings.model_copy(update={"shopify_webhook_secret": SecretStr("s3cret")}))
     ) as c:
         yield c
 
