@@ -13,6 +13,7 @@ from api.logs import install_log_masking
 from api.middleware import BodyGuard
 from api.ratelimit import RateLimiter
 from api.routes import customers, drafting, ingest, intents, review, search, status, webhooks
+from api.schemas import ERROR_RESPONSES
 from chat_ingest.writer import MessageWriter
 from engine.outbox import OutboxDeliverer
 from engine.runtime import BackgroundWorker, Services, build_drafter, build_services
@@ -91,5 +92,5 @@ def create_app(
             max_age=600,
         )
     for module in (ingest, webhooks, search, intents, customers, drafting, review, status):
-        app.include_router(module.router)
+        app.include_router(module.router, responses=ERROR_RESPONSES)
     return app

@@ -1,7 +1,7 @@
 """Response shapes of the HTTP API (tables never leak out)."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -145,3 +145,34 @@ class TrackerRead(BaseModel):
     examples: list[str]
     threshold: float
     matched_messages: int
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a code to branch on, a message for people, the field at fault."""
+
+    code: str
+    message: str
+    field: str | None = None
+    # Every problem of a request that failed validation, when there were several.
+    errors: list[dict[str, str]] | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error response: `{"error": {"code", "message", "field"?}}`."""
+
+    error: ErrorDetail
+
+
+# The errors any route may answer with, documented in the OpenAPI schema with their real shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (401, "No API key, or an unknown or revoked one"),
+        (403, "The key lacks the scope this route needs"),
+        (404, "Not found"),
+        (409, "Conflicts with what is stored"),
+        (413, "Body over the size limit"),
+        (422, "Invalid input; `field` names where"),
+        (429, "Rate limit of the key reached; see Retry-After"),
+    )
+}
