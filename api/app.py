@@ -81,7 +81,7 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    app.add_middleware(BodyGuard)
+    app.add_middleware(BodyGuard, max_bytes=settings.max_body_bytes)
     allowed = origins(settings.cors_origins)
     if allowed:  # no CORS headers at all unless origins are configured
         app.add_middleware(

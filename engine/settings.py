@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     # Requests a second per API key on average, and the burst allowed above it (0: no limit).
     rate_limit_per_second: float = 100.0
     rate_limit_burst: int = 200
+    # Request bodies over this many bytes are refused with 413 before they are parsed.
+    max_body_bytes: int = 8 * 1024 * 1024
     # Browser origins allowed to call the API (comma-separated); none unless set.
     cors_origins: str | None = None
 

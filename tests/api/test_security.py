@@ -272,3 +272,30 @@ def test_query_keys_are_masked_in_any_log_line() -> None:
     )
     assert mask_query_secrets("/a?x=1&API_KEY=zzz") == f"/a?x=1&API_KEY={MASK}"
     assert mask_query_secrets("/a?monkey=1") == "/a?monkey=1"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/v1/transcripts"),
+        ("PATCH", "/v1/customers/c1"),
+        ("PUT", "/v1/voice"),
+        ("POST", "/v1/webhooks/chatwoot"),
+    ],
+)
+def test_a_body_over_the_limit_gets_413_even_streamed_without_a_length(
+    settings: Settings, services: Services, auth: Headers, method: str, path: str
+) -> None:
+    make = app_client(settings, services, max_body_bytes=1000)
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"x": "'
+        for _ in range(20):
+            yield b"a" * 100
+        yield b'"}'
+
+    with make() as client:
+        response = client.request(method, path, content=chunks(), headers=auth["admin"])
+        small = client.request(method, path, content=b"{}", headers=auth["admin"])
+    assert response.status_code == 413 and response.json()["error"]["code"] == "too_large"
+    assert small.status_code != 413
