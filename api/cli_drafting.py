@@ -1,6 +1,5 @@
 """Commands for drafting and review: `voice`, `draft`, `campaign run`, `review ...`."""
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -8,7 +7,6 @@ from typing import Annotated
 
 import httpx
 import typer
-from pydantic import ValidationError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.orm import Session
 
@@ -22,7 +20,7 @@ from engine.errors import EngineError
 from engine.outbox import deliver_due
 from engine.runtime import build_drafter
 from engine.settings import Settings, reveal
-from engine.voice import VoiceGuide, current_voice, set_voice
+from engine.voice import InvalidVoiceGuide, current_voice, parse_voice_guide, set_voice
 
 voice_app = typer.Typer(no_args_is_help=True, help="The business's voice guide.")
 campaign_app = typer.Typer(no_args_is_help=True, help="Draft a lifecycle email for everyone due.")
@@ -59,14 +57,9 @@ def voice_set(
     """Set the voice guide from a JSON file: business, samples (3-5), rules (5-10), contrast,
     checks; see engine/sample/voice.json."""
     try:
-        guide = VoiceGuide.model_validate(json.loads(file.read_text(encoding="utf-8")))
-    except json.JSONDecodeError as error:
-        err_console.print(f"[red]error:[/] {file}: not JSON: {error}")
-        raise typer.Exit(code=2) from None
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        err_console.print(f"[red]error:[/] {file}: {where}: {first['msg']}")
+        guide = parse_voice_guide(file.read_bytes())
+    except InvalidVoiceGuide as error:
+        err_console.print(f"[red]error:[/] {file}: {error}")
         raise typer.Exit(code=2) from None
     db = open_database(Settings())
     try:

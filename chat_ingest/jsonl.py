@@ -58,6 +58,10 @@ def parse_line(raw: bytes, *, line: int, schema: type[BaseModel]) -> BaseModel:
         raise InvalidInput(
             f"not valid JSON: {error.msg} at column {error.colno}", field="(line)", line=line
         ) from None
+    except ValueError as error:  # an integer of more than 4300 digits
+        raise InvalidInput(f"not valid JSON: {error}", field="(line)", line=line) from None
+    except RecursionError:
+        raise InvalidInput("not valid JSON: nested too deeply", field="(line)", line=line) from None
     if not isinstance(data, dict):
         raise InvalidInput("expected a JSON object", field="(line)", line=line)
     try:

@@ -16,16 +16,12 @@ from chat_ingest.service import (
 )
 
 
-def store_chatwoot_message(
-    session: Session, *, parsed: ChatwootMessage, account_prefix: str = "chatwoot"
-) -> StoredMessage:
-    """Store a Chatwoot message; the contact is its identifier, else its email, else its id."""
-    if parsed.identifier:
-        customer_id = parsed.identifier
-    elif parsed.email:
-        customer_id = customer_id_by_email(session, email=parsed.email) or parsed.email.lower()
-    else:
-        customer_id = f"{account_prefix}-contact:{parsed.contact_id}"
+def store_chatwoot_message(session: Session, *, parsed: ChatwootMessage) -> StoredMessage:
+    """Store a Chatwoot message; the contact is its identifier, else the customer who has its
+    email (or the email), else its id."""
+    customer_id, _ = parsed.customer_id()
+    if not parsed.identifier and parsed.email:
+        customer_id = customer_id_by_email(session, email=parsed.email) or customer_id
     event = MessageEvent(
         conversation_id=parsed.conversation_id,
         customer=CustomerRef(id=customer_id, email=parsed.email, first_name=parsed.first_name),

@@ -85,18 +85,24 @@ def load_labels(path: Path) -> list[Labelled]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as error:
         raise InvalidLabels(f"{path}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise InvalidLabels(f"{path}: not valid UTF-8 (byte {error.start})") from None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
             labels = row.get("labels") or {}
-            allowed = tuple((a["keyword"], a["category"]) for a in labels.get("allowed", []))
-            forbidden = tuple((f["text"], f["reason"]) for f in labels.get("forbidden", []))
+            allowed = tuple(
+                (_text(a["keyword"]), _text(a["category"])) for a in labels.get("allowed", [])
+            )
+            forbidden = tuple(
+                (_text(f["text"]), _text(f["reason"])) for f in labels.get("forbidden", [])
+            )
             labelled.append(
                 Labelled(row["conversation_id"], row["customer_id"], allowed, forbidden)
             )
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
             raise InvalidLabels(f"{path} line {number}: bad labels ({error!r})") from None
         unknown = {reason for _, reason in forbidden} - set(REASONS)
         if unknown:
@@ -108,6 +114,13 @@ def load_labels(path: Path) -> list[Labelled]:
                 f"(one of {', '.join(CATEGORIES)})"
             )
     return labelled
+
+
+def _text(value: Any) -> str:
+    """A label's value, which must be a string."""
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
 
 
 def _strings(data: Any, path: str = "") -> list[tuple[str, str]]:

@@ -46,9 +46,19 @@ class EvalResult:
 
 def read_labelled(path: Path) -> tuple[list[str], list[str]]:
     """Texts and categories of a CSV with a header naming `text` and `category`."""
+    try:
+        return _read_labelled(path)
+    except UnicodeDecodeError as error:
+        raise DatasetError(f"{path}: not valid UTF-8 (byte {error.start})") from None
+    except csv.Error as error:
+        raise DatasetError(f"{path}: not a readable CSV ({error})") from None
+
+
+def _read_labelled(path: Path) -> tuple[list[str], list[str]]:
     texts: list[str] = []
     categories: list[str] = []
-    with path.open(newline="", encoding="utf-8") as handle:
+    # utf-8-sig: a spreadsheet's byte-order mark is not part of the first column's name.
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
         if header is None:

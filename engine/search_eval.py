@@ -36,9 +36,10 @@ class SearchEvalResult:
 def load_queries(path: Path) -> list[LabelledQuery]:
     """Read `[{"query", "expected": [customer ids]}, ...]`."""
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
         return [LabelledQuery(q["query"], frozenset(q["expected"])) for q in data]
-    except (OSError, ValueError, KeyError, TypeError) as error:
+    # ValueError covers bad UTF-8 and JSON; RecursionError, JSON nested too deeply.
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as error:
         raise EngineError(f"{path}: not a list of {{query, expected}} objects ({error})") from None
 
 

@@ -1,13 +1,15 @@
 """The business's voice guide (sample emails, rules, a generic-vs-ours contrast) and the linter
 that checks a draft against the rules a program can check."""
 
+import json
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.errors import EngineError
 from engine.models import VoiceGuide as VoiceGuideRow
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
@@ -100,12 +102,46 @@ class VoiceContrast(BaseModel):
 class VoiceGuide(BaseModel):
     """How the business sounds: 3-5 sample emails, 5-10 rules, a generic-vs-ours contrast."""
 
-    business: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    # Also a text column, where PostgreSQL cannot store a NUL character.
+    business: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00]*$"
+        ),
+    ]
     samples: list[Text] = Field(min_length=3, max_length=5)
     rules: list[Rule] = Field(min_length=5, max_length=10)
     contrast: list[VoiceContrast] = Field(min_length=1, max_length=5)
     checks: VoiceChecks = Field(default_factory=VoiceChecks)
     sign_off: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = "The team"
+
+
+class InvalidVoiceGuide(EngineError):
+    """A voice guide file that is not JSON or does not match the schema; names the field."""
+
+    code = "invalid"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.message = message
+        self.field = field
+
+
+def parse_voice_guide(raw: bytes) -> VoiceGuide:
+    """A voice guide from the bytes of a JSON file, or InvalidVoiceGuide naming the field."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise InvalidVoiceGuide(f"not valid UTF-8 (byte {error.start})") from None
+    except (ValueError, RecursionError) as error:  # ValueError: an int of over 4300 digits
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+        raise InvalidVoiceGuide(f"not valid JSON: {reason}") from None
+    try:
+        return VoiceGuide.model_validate(data)
+    except ValidationError as error:
+        first = error.errors(include_url=False)[0]
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+        raise InvalidVoiceGuide(first["msg"], field=where.lstrip(".") or "(root)") from None
 
 
 class StoredVoiceGuide(VoiceGuide):

@@ -27,8 +27,11 @@ _ANY_JSON: dict[str, Any] = {
 def _json(body: bytes) -> Any:
     try:
         return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    # ValueError: bad JSON, bad UTF-8, an integer of more than 4300 digits.
+    except ValueError as error:
         raise InvalidInput(f"body is not valid JSON: {error}", field="body") from None
+    except RecursionError:
+        raise InvalidInput("body is not valid JSON: nested too deeply", field="body") from None
 
 
 @router.post(

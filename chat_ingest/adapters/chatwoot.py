@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from chat_ingest.errors import InvalidInput
-from chat_ingest.schemas import MessageCreate, Role, invalid_from
+from chat_ingest.schemas import MessageCreate, MessageEvent, Role, invalid_from
 
 # Chatwoot sends message_type as a word in webhooks and as a number inside
 # conversation.messages; both spellings map here. Activity messages are
@@ -24,6 +24,9 @@ _ROLES: dict[str | int, Role | None] = {
 }
 
 
+_SENDER = "conversation.meta.sender"
+
+
 @dataclass(frozen=True)
 class ChatwootMessage:
     """A Chatwoot message as we store it, with the contact's identity to resolve."""
@@ -34,6 +37,15 @@ class ChatwootMessage:
     email: str | None
     contact_id: str
     first_name: str | None
+
+    def customer_id(self) -> tuple[str, str]:
+        """Who the contact is, unless a stored customer has their email: the contact's
+        identifier, else its email, else its Chatwoot id; and the field that came from."""
+        if self.identifier:
+            return self.identifier, f"{_SENDER}.identifier"
+        if self.email:
+            return self.email.lower(), f"{_SENDER}.email"
+        return f"chatwoot-contact:{self.contact_id}", f"{_SENDER}.id"
 
 
 @dataclass(frozen=True)
@@ -82,7 +94,7 @@ def parse_chatwoot_event(payload: Any) -> ChatwootMessage | Ignored:
     identifier = _optional_str(sender.get("identifier"), "conversation.meta.sender.identifier")
     email = _optional_str(sender.get("email"), "conversation.meta.sender.email")
     name = _optional_str(sender.get("name"), "conversation.meta.sender.name")
-    return ChatwootMessage(
+    parsed = ChatwootMessage(
         conversation_id=f"chatwoot:{account_id}:{_id(conversation.get('id'), 'conversation.id')}",
         message=message,
         identifier=identifier,
@@ -90,6 +102,35 @@ def parse_chatwoot_event(payload: Any) -> ChatwootMessage | Ignored:
         contact_id=_id(sender.get("id"), "conversation.meta.sender.id"),
         first_name=name.split()[0][:200] if name else None,
     )
+    _check_storable(parsed)
+    return parsed
+
+
+_EVENT_FIELDS = {
+    "conversation_id": "conversation.id",
+    "customer.email": f"{_SENDER}.email",
+    "customer.first_name": f"{_SENDER}.name",
+}
+
+
+def _check_storable(parsed: ChatwootMessage) -> None:
+    """Validate the event chat_ingest.platforms stores, whose customer id is the contact's
+    identifier, else its email, else its Chatwoot id: a value too long, or not an email, is
+    refused here naming Chatwoot's field rather than failing when stored."""
+    customer_id, id_field = parsed.customer_id()
+    event = {
+        "conversation_id": parsed.conversation_id,
+        "customer": {"id": customer_id, "email": parsed.email, "first_name": parsed.first_name},
+        "message": parsed.message,
+        "source": "chatwoot",
+    }
+    try:
+        MessageEvent.model_validate(event)
+    except ValidationError as error:
+        problem = invalid_from(error)
+        fields = {"customer.id": id_field, **_EVENT_FIELDS}
+        problem.field = fields.get(problem.field or "", problem.field)
+        raise problem from None
 
 
 def _renamed(error: InvalidInput) -> InvalidInput:
@@ -99,8 +140,8 @@ def _renamed(error: InvalidInput) -> InvalidInput:
     return error
 
 
-def _object(parent: dict[str, Any], key: str, *, where: str | None = None) -> dict[str, Any]:
-    value = parent.get(key)
+def _object(parent: Any, key: str, *, where: str | None = None) -> dict[str, Any]:
+    value = parent.get(key) if isinstance(parent, dict) else None
     if not isinstance(value, dict):
         raise InvalidInput("expected an object", field=where or key)
     return value

@@ -26,7 +26,9 @@ def verify_shopify_signature(*, body: bytes, header: str | None, secret: str) ->
     if not header:
         raise SignatureError("missing X-Shopify-Hmac-Sha256 header")
     expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
-    if not hmac.compare_digest(expected, header.strip().encode()):
+    given = header.strip()
+    # Base64 is ASCII: anything else cannot match (and a lone surrogate would not even encode).
+    if not given.isascii() or not hmac.compare_digest(expected, given.encode()):
         raise SignatureError("X-Shopify-Hmac-Sha256 does not match the body")
 
 

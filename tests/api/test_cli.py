@@ -350,6 +350,10 @@ def test_voice_campaign_draft_and_review_commands(env: dict[str, str], tmp_path:
     bad.write_text(json.dumps({"business": "x", "samples": ["a"], "rules": [], "contrast": []}))
     refused = runner.invoke(app, ["voice", "set", str(bad)], env=env)
     assert refused.exit_code == 2 and "samples" in refused.stderr
+    bad.write_bytes(b'{"business": "Caf\xe9"}')  # Latin-1: a traceback before
+    refused = runner.invoke(app, ["voice", "set", str(bad)], env=env)
+    assert refused.exit_code == 2 and "UTF-8" in refused.stderr
+    assert "Traceback" not in refused.output
     people = tmp_path / "customers.jsonl"
     people.write_text(
         "".join(

@@ -214,3 +214,21 @@ def test_shopify_signature_is_verified_when_secret_set(
         headers={**headers, "X-Shopify-Hmac-Sha256": good},
     )
     assert signed.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 100_000, b'{"id": ' + b"9" * 5000 + b"}", b"\xff\xfe{}", b"{not json"],
+    ids=["nested-too-deeply", "huge-integer", "not-utf8", "not-json"],
+)
+@pytest.mark.parametrize("route", ["chatwoot", "shopify/orders"])
+def test_a_webhook_body_that_is_not_json_is_422_on_body(
+    client: TestClient, auth: Headers, route: str, body: bytes
+) -> None:
+    response = client.post(
+        f"/v1/webhooks/{route}",
+        content=body,
+        headers=auth["ingest"] | {"content-type": "application/octet-stream"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == "body"
