@@ -1,6 +1,7 @@
 """The FastAPI application: heavy objects built once in the lifespan, routes thin."""
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -39,7 +40,10 @@ def create_app(
             built = services
         else:
             built = await asyncio.to_thread(build_services, settings)
-        worker = BackgroundWorker(built.pipeline()) if run_worker else None
+        # The models are hundreds of thousands of long-lived objects: a full garbage collection
+        # walking them held the GIL for ~0.5 s and stalled every request (bench/load.py).
+        gc.freeze()
+        worker = BackgroundWorker(built.recovered_pipeline()) if run_worker else None
         app.state.settings = settings
         app.state.services = built
         app.state.db = built.db

@@ -265,10 +265,12 @@ class Pipeline:
             withdraw_drafts(
                 session, customer_ids=unsubscribed, actor="chat", reason="asked in a chat"
             )
-        recorded = {m.message_id for m in messages}
-        erased = [p.id for p in points if p.payload["message_id"] not in recorded]
-        if erased:
-            self.store.delete_points(erased)
+            recorded = {m.message_id for m in messages}
+            erased = [p.id for p in points if p.payload["message_id"] not in recorded]
+            # Before the commit: a crash in between leaves the batch to run again (and find
+            # the messages gone again), never vectors of an erased customer.
+            if erased:
+                self.store.delete_points(erased)
         return BatchResult(len(messages), len(sentences), intents, facts)
 
     def _record(
@@ -358,6 +360,19 @@ class Pipeline:
                 insert_ignoring(session, BlockedCandidate, key=["message_id", "reason"]), blocked
             )
         return len(facts)
+
+    def release_claims(self) -> int:
+        """Hand every claimed message back to the queue; for a worker that knows it is the only
+        one (the embedded vector store admits one process), so claims left are a crashed run's
+        and need not wait out their lease. Returns how many."""
+        with self.db.write() as session:
+            released = session.execute(
+                update(Message).where(Message.state == "claimed").values(state="pending")
+            )
+        count = int(getattr(released, "rowcount", 0) or 0)
+        if count:
+            log.info("took back %d messages a stopped worker had claimed", count)
+        return count
 
     def _release(self, messages: Sequence[ClaimedMessage]) -> None:
         """Hand messages back to the queue after a failure (their attempts stay counted)."""

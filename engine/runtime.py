@@ -141,6 +141,15 @@ class Services:
             batch_size=batch_size,
         )
 
+    def recovered_pipeline(self, *, batch_size: int = 1024) -> Pipeline:
+        """A pipeline for this process's worker. With the embedded vector store no other
+        process can be processing, so what a crashed run left claimed is taken back now rather
+        than after its lease; with a Qdrant server, other workers' leases are respected."""
+        pipeline = self.pipeline(batch_size=batch_size)
+        if isinstance(self.store, EdgeStore):
+            pipeline.release_claims()
+        return pipeline
+
     def close(self) -> None:
         """Release the vector store and the database connections."""
         self.store.close()

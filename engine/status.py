@@ -43,6 +43,7 @@ def read_status(session: Session) -> Status:
         customer_messages=by_role.get("customer", 0),
         orders=count(select(func.count()).select_from(Order)),
         products=count(select(func.count()).select_from(Product)),
-        backlog=by_state.get("pending", 0),
+        # Claimed messages are not processed yet either: a crashed worker's batch counts.
+        backlog=by_state.get("pending", 0) + by_state.get("claimed", 0),
         failed=by_state.get("failed", 0),
     )
