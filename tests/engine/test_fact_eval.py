@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from api.fact_eval_run import run_fact_eval
+from embeddings.encoder import Encoder
 from engine.context import (
     Consent,
     CustomerContext,
@@ -16,6 +18,8 @@ from engine.context import (
     Rfm,
 )
 from engine.fact_eval import InvalidLabels, load_labels, score
+from engine.facts import FactExtractor
+from engine.pipeline import IntentModel
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -124,3 +128,24 @@ def test_bad_labels_name_the_line(tmp_path: Path, label: dict[str, Any], message
     with pytest.raises(InvalidLabels, match="line 2") as raised:
         load_labels(path)
     assert message in str(raised.value)
+
+
+LABELLED_SETS = Path(__file__).parents[1] / "data"
+
+
+@pytest.mark.parametrize("name", ["facts_eval", "facts_holdout", "facts_final"])
+def test_no_labelled_set_leaks_a_forbidden_item(
+    name: str, encoder: Encoder, intent_model: IntentModel, fact_extractor: FactExtractor
+) -> None:
+    """The promise, on every labelled set: no forbidden item in any customer's context."""
+    folder = LABELLED_SETS / name
+    report = run_fact_eval(
+        customers=folder / "customers.jsonl",
+        orders=folder / "orders.jsonl",
+        transcripts=folder / "transcripts.jsonl",
+        encoder=encoder,
+        intents=intent_model,
+        facts=fact_extractor,
+    )
+    assert sum(r["labelled"] for r in report.forbidden_by_reason.values()) > 50
+    assert report.leaks == []
