@@ -22,7 +22,6 @@ from typing import Any
 
 # Run as a script, bench/ is on the path: its sibling holds the prompt split.
 from claude_tokens import prompt_token_split
-from engine.drafting.templates import TemplateDrafter
 from sqlalchemy import func, insert, select
 
 from engine.context import build_context, monetary_cuts
@@ -30,6 +29,7 @@ from engine.db import Database
 from engine.drafting.base import KINDS, DraftRequest
 from engine.drafting.claude import build_claude_drafter
 from engine.drafting.service import load_catalog, run_campaign
+from engine.drafting.templates import TemplateDrafter
 from engine.lifecycle import SEQUENCES
 from engine.models import (
     BlockedCandidate,
