@@ -30,6 +30,8 @@ review_app = typer.Typer(
 
 # What the audit trail names as the actor of what is done from the command line.
 CLI_ACTOR = "cli"
+# Draft ids are 32-bit integers in PostgreSQL.
+DraftIdArgument = Annotated[int, typer.Argument(help="The draft's id.", min=1, max=2**31 - 1)]
 KindOption = Annotated[
     Kind, typer.Option("--kind", help="welcome, post_purchase or win_back.", show_default=False)
 ]
@@ -232,9 +234,7 @@ def review_list(
 
 
 @review_app.command("show")
-def review_show(
-    draft_id: Annotated[int, typer.Argument(help="The draft's id.")], as_json: JsonFlag = False
-) -> None:
+def review_show(draft_id: DraftIdArgument, as_json: JsonFlag = False) -> None:
     """One draft with the evidence behind it and its audit trail."""
     db = open_database(Settings())
     try:
@@ -253,7 +253,7 @@ def review_show(
 
 
 @review_app.command("approve")
-def review_approve(draft_id: Annotated[int, typer.Argument(help="The draft's id.")]) -> None:
+def review_approve(draft_id: DraftIdArgument) -> None:
     """Approve a draft waiting for review."""
     _review(lambda session: approve(session, draft_id=draft_id, actor=CLI_ACTOR))
     console.print(f"draft {draft_id} approved")
@@ -261,7 +261,7 @@ def review_approve(draft_id: Annotated[int, typer.Argument(help="The draft's id.
 
 @review_app.command("reject")
 def review_reject(
-    draft_id: Annotated[int, typer.Argument(help="The draft's id.")],
+    draft_id: DraftIdArgument,
     reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit trail).")],
 ) -> None:
     """Reject a draft waiting for review, with a reason."""

@@ -1,14 +1,18 @@
 """Every error as JSON `{"error": {"code", "message", "field"?}}`."""
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chat_ingest.schemas import field_path
 from engine.errors import EngineError
+
+log = logging.getLogger(__name__)
 
 _STATUS_CODES = {
     400: "bad_request",
@@ -79,6 +83,16 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         response.headers.update(exc.headers or {})
         return response
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # A value that passed validation but not the database (a number out of its column's
+        # range, a NUL character): the caller's to fix, so 422, never a 500. The database's
+        # message is not echoed: it quotes the values, which can be personal.
+        log.warning("the database refused a value: %s", type(exc.orig).__name__)
+        return error_response(
+            422, "invalid", "a value the database cannot store (out of range, or a NUL character)"
+        )
 
     @app.exception_handler(EngineError)
     async def _engine(_: Request, exc: EngineError) -> JSONResponse:

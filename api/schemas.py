@@ -5,6 +5,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
+from chat_ingest.schemas import NoNul
+
 
 class MessageAccepted(BaseModel):
     """A message stored (or already known)."""
@@ -126,7 +128,7 @@ class IntentCustomerRead(BaseModel):
     best_score: float
 
 
-class TrackerCreate(BaseModel):
+class TrackerCreate(NoNul):
     """A custom intent: a name, what it means, and example phrases customers would write."""
 
     name: str = Field(min_length=2, max_length=64, pattern=r"^[a-z][a-z0-9_]+$")

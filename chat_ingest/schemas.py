@@ -46,18 +46,31 @@ def _in_utc_range(value: datetime) -> datetime:
 Timestamp = Annotated[AwareDatetime, AfterValidator(_in_utc_range)]
 
 
-class InModel(BaseModel):
-    """Base of inbound schemas: unknown keys are ignored, known ones are checked."""
+def _has_nul(value: Any) -> bool:
+    """True when a string, or a string in a list, holds a NUL character."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+
+class NoNul(BaseModel):
+    """Base of every inbound model: a NUL character in any text field is refused, naming the
+    field (PostgreSQL cannot store one, and no customer or marketer types one)."""
 
     @field_validator("*")
     @classmethod
     def _no_nul(cls, value: Any) -> Any:
-        # PostgreSQL cannot store a NUL character in text; refuse it here, naming the field.
-        if isinstance(value, str) and "\x00" in value:
+        if _has_nul(value):
             raise ValueError("contains a NUL character")
         return value
+
+
+class InModel(NoNul):
+    """Base of inbound schemas: unknown keys are ignored, known ones are checked."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
 class CustomerCreate(InModel):

@@ -17,7 +17,7 @@ from engine.errors import NotFoundError
 from engine.models import Customer, utcnow
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
-CustomerIdPath = Annotated[str, Path(min_length=1, max_length=128)]
+CustomerIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\x00]+$")]
 
 
 @router.get("/{customer_id}/context", response_model=CustomerContext)

@@ -8,6 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, Field
 
 from api.deps import DatabaseDep, DrafterDep, MarketerKey, SettingsDep
+from chat_ingest.schemas import NoNul
 from engine.drafting.base import Kind
 from engine.drafting.review import DraftDetail
 from engine.drafting.service import CampaignReport, draft_one, run_campaign
@@ -16,7 +17,7 @@ from engine.voice import StoredVoiceGuide, VoiceGuide, current_voice, set_voice
 router = APIRouter(prefix="/v1", tags=["drafting"])
 
 
-class DraftCreate(BaseModel):
+class DraftCreate(NoNul):
     """Draft one email for one customer."""
 
     customer_id: str = Field(min_length=1, max_length=128)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 
 from api.deps import DatabaseDep, MarketerKey
+from chat_ingest.schemas import NoNul
 from engine.db import Database
 from engine.drafting.base import Kind
 from engine.drafting.review import (
@@ -27,7 +28,8 @@ from engine.voice import current_voice
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
 
-DraftId = Annotated[int, Path(ge=1, le=2**62)]
+# Draft ids are 32-bit integers in PostgreSQL: a larger one is a 422, not a database error.
+DraftId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 StatusFilter = Literal[
     "waiting", "all", "pending_review", "needs_attention", "approved", "rejected", "withdrawn"
 ]
@@ -39,13 +41,13 @@ class DraftList(BaseModel):
     drafts: list[DraftRead]
 
 
-class Rejection(BaseModel):
+class Rejection(NoNul):
     """Why a reviewer rejects a draft."""
 
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class DraftEdit(BaseModel):
+class DraftEdit(NoNul):
     """A reviewer's changes to a draft (any of subject, preheader, body)."""
 
     subject: str | None = Field(default=None, min_length=1, max_length=500)
@@ -68,7 +70,7 @@ async def get_review_queue(
         Query(description="`waiting` (default): pending_review and needs_attention; or `all`."),
     ] = "waiting",
     kind: Kind | None = None,
-    customer_id: Annotated[str | None, Query(max_length=128)] = None,
+    customer_id: Annotated[str | None, Query(max_length=128, pattern=r"^[^\x00]*$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> DraftList:

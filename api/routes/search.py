@@ -19,7 +19,13 @@ async def search(
     services: ServicesDep,
     _: MarketerKey,
     q: Annotated[
-        str, Query(min_length=1, max_length=1000, description="What customers ask about.")
+        str,
+        Query(
+            min_length=1,
+            max_length=1000,
+            pattern=r"^[^\x00]+$",
+            description="What customers ask about.",
+        ),
     ],
     since: Annotated[datetime | None, Query(description="Only messages sent at or after.")] = None,
     until: Annotated[datetime | None, Query(description="Only messages sent before.")] = None,

@@ -54,3 +54,33 @@ def test_no_route_errors_or_breaks_its_schema(
     kwargs.pop("base_url", None)
     response = client.request(**kwargs)
     case.validate_response(response, checks=CHECKS)
+
+
+def test_what_the_fuzzer_found_is_a_422_naming_the_field(
+    fuzzed_app: tuple[FastAPI, TestClient], keys: dict[str, str]
+) -> None:
+    """Found on PostgreSQL: a draft id past 32 bits, and NUL characters, were 500s."""
+    _, client = fuzzed_app
+    admin = {"Authorization": f"Bearer {keys['admin']}"}
+    checks = [
+        (client.get("/v1/review/4611686018427387903", headers=admin), "draft_id"),  # path.draft_id
+        (
+            client.post(
+                "/v1/drafts", json={"customer_id": "a\x00b", "kind": "welcome"}, headers=admin
+            ),
+            "customer_id",
+        ),
+        (
+            client.post(
+                "/v1/trackers",
+                json={"name": "nul_test", "description": "x", "examples": ["a\x00"]},
+                headers=admin,
+            ),
+            "examples",
+        ),
+        (client.get("/v1/customers/a%00b/context", headers=admin), "customer_id"),
+        (client.get("/v1/search/customers", params={"q": "a\x00"}, headers=admin), "q"),
+    ]
+    for response, field in checks:
+        assert response.status_code == 422, response.text
+        assert response.json()["error"]["field"].split(".")[-1] == field

@@ -7,10 +7,8 @@ whatever a parser accepts must also be storable.
 """
 
 import base64
-import copy
 import hashlib
 import hmac
-import json
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,11 +16,13 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from json_strategies import JSON_VALUES, Path_, dumps, outcome
+from json_strategies import near_valid as near_valid_with
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, inspect, select
 from test_chatwoot_adapter import documented_payload
@@ -49,24 +49,10 @@ from engine.errors import ConflictError, EngineError
 from engine.models import Base, Conversation, Customer, Message, Order, OrderItem, Product
 from engine.settings import Settings
 
-T = TypeVar("T")
-E = TypeVar("E", bound=EngineError)
-Path_ = tuple[str | int, ...]
-
 PROPERTY = settings(max_examples=100, deadline=None)
 STORING = settings(max_examples=30, deadline=None)
 
 SCHEMAS: list[type[BaseModel]] = [CustomerCreate, OrderCreate, TranscriptCreate, MessageEvent]
-
-# Arbitrary JSON, as json.loads hands it over.
-JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-JSON_VALUES: st.SearchStrategy[Any] = st.recursive(
-    JSON_SCALARS,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
 
 OFFSETS = st.integers(-(24 * 60 - 1), 24 * 60 - 1).map(lambda m: timezone(timedelta(minutes=m)))
 # Anything from year 1 to 9999 with any offset: some of these cannot be expressed in UTC.
@@ -192,59 +178,9 @@ RECORDS: dict[type[BaseModel], st.SearchStrategy[dict[str, Any]]] = {
 # Near-valid records: one change to a valid one.
 
 
-def paths(value: Any, prefix: Path_ = ()) -> Iterator[Path_]:
-    """Every key and index path inside nested JSON."""
-    children: Any = (
-        value.items()
-        if isinstance(value, dict)
-        else enumerate(value)
-        if isinstance(value, list)
-        else ()
-    )
-    for key, child in children:
-        yield (*prefix, key)
-        yield from paths(child, (*prefix, key))
-
-
-def at(value: Any, path: Path_) -> Any:
-    """The value at a path inside nested JSON."""
-    for part in path:
-        value = value[part]
-    return value
-
-
-@st.composite
-def near_valid(draw: st.DrawFn, record: Any) -> tuple[Any, Path_, str]:
-    """A record with one value replaced or removed, or extra keys added: (record, where, how)."""
-    record = copy.deepcopy(record)
-    places = list(paths(record))
-    how = draw(st.sampled_from(["replace", "remove", "extra"] if places else ["extra"]))
-    if how == "extra":
-        objects = [p for p in [(), *places] if isinstance(at(record, p), dict)]
-        where = draw(st.sampled_from(objects))
-        extra = st.text(max_size=8).map(lambda k: f"x-{k}")
-        at(record, where).update(draw(st.dictionaries(extra, JSON_VALUES, min_size=1, max_size=3)))
-        return record, where, how
-    where = draw(st.sampled_from(places))
-    parent = at(record, where[:-1])
-    if how == "remove":
-        del parent[where[-1]]
-    else:
-        parent[where[-1]] = draw(REPLACEMENTS)
-    return record, where, how
-
-
-def dumps(value: Any, *, ascii_only: bool = True) -> bytes:
-    """JSON of a value as a file would hold it (unescaped lone surrogates make it bad UTF-8)."""
-    return json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
-
-
-def outcome(call: Callable[[], T], allowed: type[E]) -> T | E:
-    """What a call returned, or the allowed error it raised; any other exception fails the test."""
-    try:
-        return call()
-    except allowed as error:
-        return error
+def near_valid(record: Any) -> st.SearchStrategy[tuple[Any, Path_, str]]:
+    """A near-valid copy of a record, with replacements aimed at the edges."""
+    return near_valid_with(record, REPLACEMENTS)
 
 
 def related(field: str, path: str) -> bool:

@@ -5,17 +5,18 @@ The bugs these found (bad UTF-8, deep nesting, a CSV field over the csv module's
 where a label name goes) are pinned by regression examples at the end.
 """
 
-import copy
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from json_strategies import JSON_VALUES, Path_, outcome
+from json_strategies import dumps as shared_dumps
+from json_strategies import near_valid as near_valid_with
 from pydantic import ValidationError
 
 from engine.errors import EngineError
@@ -26,24 +27,12 @@ from engine.intent_eval import DatasetError, read_labelled
 from engine.search_eval import LabelledQuery, load_queries
 from engine.voice import InvalidVoiceGuide, VoiceGuide, parse_voice_guide
 
-T = TypeVar("T")
-E = TypeVar("E", bound=EngineError)
-Path_ = tuple[str | int, ...]
-
 PROPERTY = settings(max_examples=100, deadline=None)
 
 SAMPLE_GUIDE: dict[str, Any] = json.loads(
     (Path(__file__).parents[2] / "engine" / "sample" / "voice.json").read_text(encoding="utf-8")
 )
 
-JSON_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-JSON_VALUES: st.SearchStrategy[Any] = st.recursive(
-    JSON_SCALARS,
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
-    ),
-    max_leaves=12,
-)
 LONG_STRINGS = st.tuples(
     st.text(max_size=3), st.sampled_from(["x", "é", " "]), st.integers(1, 5100)
 ).map(lambda t: t[0] + t[1] * t[2])
@@ -52,61 +41,16 @@ REPLACEMENTS: st.SearchStrategy[Any] = st.one_of(
 )
 
 
-def paths(value: Any, prefix: Path_ = ()) -> Iterator[Path_]:
-    """Every key and index path inside nested JSON."""
-    children: Any = (
-        value.items()
-        if isinstance(value, dict)
-        else enumerate(value)
-        if isinstance(value, list)
-        else ()
-    )
-    for key, child in children:
-        yield (*prefix, key)
-        yield from paths(child, (*prefix, key))
-
-
-def at(value: Any, path: Path_) -> Any:
-    """The value at a path inside nested JSON."""
-    for part in path:
-        value = value[part]
-    return value
-
-
-@st.composite
 def near_valid(
-    draw: st.DrawFn, record: Any, replacements: st.SearchStrategy[Any] = REPLACEMENTS
-) -> tuple[Any, Path_, str]:
-    """A record with one value replaced or removed, or extra keys added: (record, where, how)."""
-    record = copy.deepcopy(record)
-    places = list(paths(record))
-    how = draw(st.sampled_from(["replace", "remove", "extra"] if places else ["extra"]))
-    if how == "extra":
-        objects = [p for p in [(), *places] if isinstance(at(record, p), dict)]
-        where = draw(st.sampled_from(objects))
-        extra = st.text(max_size=8).map(lambda k: f"x-{k}")
-        at(record, where).update(draw(st.dictionaries(extra, JSON_VALUES, min_size=1, max_size=3)))
-        return record, where, how
-    where = draw(st.sampled_from(places))
-    parent = at(record, where[:-1])
-    if how == "remove":
-        del parent[where[-1]]
-    else:
-        parent[where[-1]] = draw(replacements)
-    return record, where, how
+    record: Any, replacements: st.SearchStrategy[Any] = REPLACEMENTS
+) -> st.SearchStrategy[tuple[Any, Path_, str]]:
+    """A near-valid copy of a record."""
+    return near_valid_with(record, replacements)
 
 
 def dumps(value: Any, *, ascii_only: bool = False) -> bytes:
-    """JSON of a value as a file would hold it (unescaped lone surrogates make it bad UTF-8)."""
-    return json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
-
-
-def outcome(call: Callable[[], T], allowed: type[E]) -> T | E:
-    """What a call returned, or the allowed error it raised; any other exception fails the test."""
-    try:
-        return call()
-    except allowed as error:
-        return error
+    """JSON as a file would hold it; not ASCII-only here, so lone surrogates make bad UTF-8."""
+    return shared_dumps(value, ascii_only=ascii_only)
 
 
 def render(path: Path_) -> str:
