@@ -3,9 +3,10 @@ the real pipeline, every customer's context built and scored."""
 
 import tempfile
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from chat_ingest.jsonl import ImportSummary, Kind, import_file
 from embeddings.encoder import Encoder
@@ -13,7 +14,7 @@ from engine.context import CustomerContext, build_context, monetary_cuts
 from engine.errors import EngineError
 from engine.fact_eval import FactEvalReport, load_labels, score
 from engine.facts import FactExtractor
-from engine.models import Customer
+from engine.models import Customer, Message, Order
 from engine.pipeline import IntentModel
 from engine.runtime import build_services
 from engine.settings import Settings
@@ -57,9 +58,23 @@ def run_fact_eval(
             contexts: dict[str, CustomerContext] = {}
             with services.db.read() as session:
                 cuts = monetary_cuts(session)
+                # A day after the set's last event, not now: the context carries its as_of
+                # time, and today's digits once matched a forbidden card fragment ("4242").
+                last = max(
+                    [
+                        t
+                        for t in (
+                            session.scalar(func.max(Message.sent_at)),
+                            session.scalar(func.max(Order.placed_at)),
+                        )
+                        if t is not None
+                    ],
+                    default=None,
+                )
+                as_of = last + timedelta(days=1) if last is not None else None
                 for customer_id in session.scalars(select(Customer.id).order_by(Customer.id)):
                     contexts[customer_id] = build_context(
-                        session, customer_id=customer_id, cuts=cuts
+                        session, customer_id=customer_id, cuts=cuts, as_of=as_of
                     )
         finally:
             services.close()
