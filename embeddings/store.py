@@ -428,8 +428,7 @@ class ServerStore:
                 client.create_payload_index(collection, name, field_schema=schema)
 
     def _check_dimension(self) -> None:
-        vectors = self._client.get_collection(self.collection).config.params.vectors
-        size = vectors[DENSE].size if isinstance(vectors, dict) and DENSE in vectors else None
+        size = collection_dimension(self._client, self.collection)
         if size != self.dimension:
             raise ValueError(
                 f"collection {self.collection!r} has dense size {size}, the store {self.dimension}"
@@ -580,6 +579,12 @@ class ServerStore:
     def close(self) -> None:
         """Close the client this store was given."""
         self._client.close()
+
+
+def collection_dimension(client: QdrantClient, collection: str = COLLECTION) -> int | None:
+    """The dense vector size of an existing collection (None: it has no dense vectors)."""
+    vectors = client.get_collection(collection).config.params.vectors
+    return vectors[DENSE].size if isinstance(vectors, dict) and DENSE in vectors else None
 
 
 def _customer_filter(customer_id: str) -> qm.Filter:

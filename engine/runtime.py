@@ -5,6 +5,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from embeddings.encoder import Encoder, SentenceTransformerEncoder
 from embeddings.store import (
@@ -14,6 +15,7 @@ from embeddings.store import (
     ServerStore,
     StoreInUse,
     VectorStore,
+    collection_dimension,
 )
 from engine.background import LoopThread
 from engine.db import Database
@@ -23,6 +25,9 @@ from engine.facts import FactExtractor
 from engine.intents import build_intent_model
 from engine.pipeline import IntentModel, Pipeline
 from engine.settings import Settings, reveal
+
+if TYPE_CHECKING:
+    from qdrant_client import QdrantClient
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +83,7 @@ class StoreBusyError(EngineError):
 def open_vector_store(settings: Settings, *, dimension: int) -> VectorStore:
     """A Qdrant server when QDRANT_URL is set, else Qdrant Edge under PERSONALIZE_HOME."""
     if settings.qdrant_url:
-        from qdrant_client import QdrantClient
-
-        client = QdrantClient(url=settings.qdrant_url, api_key=reveal(settings.qdrant_api_key))
-        return ServerStore(client, dimension=dimension)
+        return ServerStore(_qdrant_client(settings), dimension=dimension)
     try:
         return EdgeStore(vector_dir(settings), dimension=dimension)
     except StoreInUse:
@@ -96,13 +98,10 @@ def open_existing_vector_store(settings: Settings) -> VectorStore | None:
     """The vector store as it is, without loading the encoder for its dimension (read from the
     store's own configuration); None when nothing was ever indexed."""
     if settings.qdrant_url:
-        from qdrant_client import QdrantClient
-
-        client = QdrantClient(url=settings.qdrant_url, api_key=reveal(settings.qdrant_api_key))
+        client = _qdrant_client(settings)
         if not client.collection_exists(COLLECTION):
             return None
-        vectors = client.get_collection(COLLECTION).config.params.vectors
-        size = vectors[DENSE].size if isinstance(vectors, dict) and DENSE in vectors else None
+        size = collection_dimension(client, COLLECTION)
         if size is None:
             raise EngineError(f"collection {COLLECTION!r} has no {DENSE!r} vectors")
         return ServerStore(client, dimension=size)
@@ -111,6 +110,13 @@ def open_existing_vector_store(settings: Settings) -> VectorStore | None:
         return None
     size = json.loads(config.read_text())["vectors"][DENSE]["size"]
     return open_vector_store(settings, dimension=int(size))
+
+
+def _qdrant_client(settings: Settings) -> "QdrantClient":
+    """A client of the Qdrant server in QDRANT_URL."""
+    from qdrant_client import QdrantClient
+
+    return QdrantClient(url=settings.qdrant_url, api_key=reveal(settings.qdrant_api_key))
 
 
 def vector_dir(settings: Settings) -> Path:
