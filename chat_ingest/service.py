@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from chat_ingest.schemas import (
     CustomerCreate,
+    CustomerUpdate,
     MessageCreate,
     MessageEvent,
     OrderCreate,
@@ -17,7 +18,7 @@ from chat_ingest.schemas import (
 )
 from engine.consent import set_consent
 from engine.db import insert_ignoring, insert_ignoring_conflicts
-from engine.errors import ConflictError
+from engine.errors import ConflictError, NotFoundError
 from engine.models import (
     Base,
     Conversation,
@@ -98,16 +99,41 @@ def upsert_customer(
         )
         session.flush()
         return StoredCustomer(customer_id=customer.id, created=True)
+    _apply(session, existing, customer, consent=customer.marketing_consent, actor=actor)
+    return StoredCustomer(customer_id=customer.id, created=False)
+
+
+def update_customer(
+    session: Session, *, customer_id: str, changes: CustomerUpdate, actor: str
+) -> tuple[Customer, int]:
+    """Change a known customer's fields given; `consent: false` also withdraws their drafts
+    waiting for review. The customer, and how many drafts were withdrawn."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFoundError(f"no customer {customer_id!r}")
+    return customer, _apply(session, customer, changes, consent=changes.consent, actor=actor)
+
+
+def _apply(
+    session: Session,
+    customer: Customer,
+    record: CustomerCreate | CustomerUpdate,
+    *,
+    consent: bool | None,
+    actor: str,
+) -> int:
+    """Set the fields a record gives (None: unchanged); the drafts a withdrawal withdrew."""
     for name in ("email", "first_name", "signup_source", "subscribed_at"):
-        value = getattr(customer, name)
+        value = getattr(record, name)
         if value is not None:
-            setattr(existing, name, value)
-    if customer.marketing_consent is not None:
-        set_consent(
-            session, customer=existing, consent=customer.marketing_consent, at=now, actor=actor
+            setattr(customer, name, value)
+    withdrawn = 0
+    if consent is not None:
+        withdrawn = set_consent(
+            session, customer=customer, consent=consent, at=utcnow(), actor=actor
         )
     session.flush()
-    return StoredCustomer(customer_id=customer.id, created=False)
+    return withdrawn
 
 
 def ensure_customer(

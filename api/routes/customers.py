@@ -10,11 +10,10 @@ from pydantic import AwareDatetime
 from api.deps import AdminKey, DatabaseDep, IngestKey, MarketerKey, ServicesDep
 from api.schemas import CustomerErased, CustomerUpdated
 from chat_ingest.schemas import CustomerUpdate
-from engine.consent import set_consent, unsubscribe
+from chat_ingest.service import update_customer
+from engine.consent import unsubscribe
 from engine.context import CustomerContext, build_context
 from engine.erasure import forget_customer
-from engine.errors import NotFoundError
-from engine.models import Customer, utcnow
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 CustomerIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\x00]+$")]
@@ -41,7 +40,7 @@ async def get_context(
 
 
 @router.patch("/{customer_id}", response_model=CustomerUpdated)
-async def update_customer(
+async def patch_customer(
     customer_id: CustomerIdPath, changes: CustomerUpdate, db: DatabaseDep, key: IngestKey
 ) -> CustomerUpdated:
     """Change the fields given; `consent: false` withdraws marketing consent and takes the
@@ -49,18 +48,9 @@ async def update_customer(
 
     def run() -> CustomerUpdated:
         with db.write() as session:
-            customer = session.get(Customer, customer_id)
-            if customer is None:
-                raise NotFoundError(f"no customer {customer_id!r}")
-            for name in ("email", "first_name", "signup_source", "subscribed_at"):
-                value = getattr(changes, name)
-                if value is not None:
-                    setattr(customer, name, value)
-            withdrawn = 0
-            if changes.consent is not None:
-                withdrawn = set_consent(
-                    session, customer=customer, consent=changes.consent, at=utcnow(), actor=key.name
-                )
+            customer, withdrawn = update_customer(
+                session, customer_id=customer_id, changes=changes, actor=key.name
+            )
             return CustomerUpdated(
                 customer_id=customer.id,
                 marketing_consent=customer.marketing_consent,
