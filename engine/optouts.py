@@ -46,6 +46,12 @@ PATTERNS: tuple[re.Pattern[str], ...] = (
         r"(?P<topic>[\w'&/-]+(?:\s+[\w'&/-]+){0,4}?)\s*(?:e-?mails?|list|newsletters?|"
         r"mailing list|updates|promos)\b"
     ),
+    # "unsubscribe me from your emails about grinders", "remove me from the list for decaf"
+    re.compile(
+        r"(?i)\b(?:unsubscribe|remove|take)\s+(?:me|us)\s+(?:from|off)\s+(?:the\s+|your\s+|all\s+|"
+        r"any\s+)?(?:e-?mails?|list|newsletters?|mailing list|updates|promos|messages)\s+"
+        r"(?:about|on|for|regarding|re)\s+" + _TOPIC
+    ),
     # "take me off the marketing list for the sale stuff"
     re.compile(
         r"(?i)\b(?:unsubscribe|remove|take)\s+(?:me|us)\s+(?:from|off)\s+(?:the\s+|your\s+)?"

@@ -486,6 +486,12 @@ KEPT = [
         "Please unsubscribe me from your emails.", "opt_out", "your emails", id="optout-all-yours"
     ),
     pytest.param(
+        "unsubscribe me from your emails about grinders",
+        "opt_out",
+        "grinders",
+        id="optout-unsubscribe-about",
+    ),
+    pytest.param(
         "can you remove me from all of your mailing lists?",
         "opt_out",
         "mailing lists",
