@@ -67,8 +67,9 @@ def forget_customer(
         audit_id = audit.id
     if db.is_sqlite:
         _checkpoint(db)
-    log.info("erasure %d by %s removed %d rows and vectors", audit_id, actor, sum(removed.values()))
-    return ErasureReport(removed=removed, audit_id=audit_id)
+    report = ErasureReport(removed=removed, audit_id=audit_id)
+    log.info("erasure %d by %s removed %d rows and vectors", audit_id, actor, report.total)
+    return report
 
 
 def _delete_rows(session: Session, *, customer_id: str) -> dict[str, int]:

@@ -98,7 +98,7 @@ def due_customers(
     )
 
 
-def _consenting(query: AnySelect) -> AnySelect:
+def consenting(query: AnySelect) -> AnySelect:
     """Only customers who may get marketing email."""
     asked_out = select(Fact.customer_id).where(
         Fact.category == "opt_out", Fact.value == ALL_MARKETING
@@ -125,7 +125,7 @@ def _welcome(session: Session, *, as_of: datetime, customer_ids: Sequence[str] |
         Customer.subscribed_at > as_of - timedelta(days=WELCOME_DAYS + 1),
     )
     due = []
-    for customer_id, subscribed_at in session.execute(_narrow(_consenting(query), customer_ids)):
+    for customer_id, subscribed_at in session.execute(_narrow(consenting(query), customer_ids)):
         if subscribed_at is None:  # excluded by the query; says so to the type checker
             continue
         days = _days(as_of, subscribed_at)
@@ -150,7 +150,7 @@ def _post_purchase(
     )
     newest: dict[str, tuple[datetime, str]] = {}
     for customer_id, placed_at, order_id in session.execute(
-        _narrow(_consenting(query), customer_ids)
+        _narrow(consenting(query), customer_ids)
     ):
         newest[customer_id] = (placed_at, order_id)  # ordered by time: the last one wins
     due = []
@@ -170,7 +170,7 @@ def _win_back(
     last_order: dict[str, datetime] = dict(
         session.execute(
             _narrow(
-                _consenting(
+                consenting(
                     select(Customer.id, func.max(Order.placed_at))
                     .join(Order, Order.customer_id == Customer.id)
                     .where(Order.placed_at <= as_of)

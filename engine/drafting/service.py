@@ -27,18 +27,16 @@ from engine.drafting.base import (
 from engine.drafting.grounding import Problem, check_draft
 from engine.drafting.review import DraftDetail, evidence_for, get_draft, to_read
 from engine.errors import ConflictError, NotFoundError
-from engine.lifecycle import SEQUENCES, Due, due_customers, step_on
+from engine.lifecycle import SEQUENCES, Due, consenting, due_customers, step_on
 from engine.models import (
     BlockedCandidate,
     Customer,
     Draft,
     DraftEvent,
-    Fact,
     Message,
     Product,
     utcnow,
 )
-from engine.optouts import ALL_MARKETING
 from engine.outbox import enqueue
 from engine.voice import StoredVoiceGuide, current_voice
 
@@ -389,25 +387,8 @@ def _still_consenting(session: Session, customer_ids: list[str]) -> dict[str, st
     """First names of the customers who may still get marketing email, their rows locked until
     the caller commits: drafting takes a while, and a customer can unsubscribe (or be erased)
     meanwhile, which must win over a draft made before."""
-    rows = session.execute(
-        select(Customer.id, Customer.first_name)
-        .where(
-            Customer.id.in_(customer_ids),
-            Customer.marketing_consent.is_(True),
-            Customer.unsubscribed_at.is_(None),
-        )
-        .with_for_update()
-    ).all()
-    asked_out = set(
-        session.scalars(
-            select(Fact.customer_id).where(
-                Fact.customer_id.in_(customer_ids),
-                Fact.category == "opt_out",
-                Fact.value == ALL_MARKETING,
-            )
-        )
-    )
-    return {id_: name for id_, name in rows if id_ not in asked_out}
+    query = select(Customer.id, Customer.first_name).where(Customer.id.in_(customer_ids))
+    return dict(session.execute(consenting(query).with_for_update()).all())
 
 
 def _insert(session: Session, job: _Job, *, voice: StoredVoiceGuide) -> int | None:
