@@ -361,23 +361,30 @@ def search(
     as_json: JsonFlag = False,
 ) -> None:
     """Customers asking about something, each with a score and their own words as evidence."""
-    from engine.runtime import build_services
+    from engine.runtime import load_encoder, open_vector_store
     from engine.search import search_customers
 
-    services = build_services(Settings())
+    # Only what a search reads: the intent model and the parser would add seconds to load.
+    settings = Settings()
+    db = open_database(settings)
     try:
-        with services.db.read() as session:
-            matches = search_customers(
-                session,
-                query=query,
-                encoder=services.encoder,
-                store=services.store,
-                since=aware(since),
-                until=aware(until),
-                limit=limit,
-            )
+        encoder = load_encoder(settings)
+        store = open_vector_store(settings, dimension=encoder.dimension)
+        try:
+            with db.read() as session:
+                matches = search_customers(
+                    session,
+                    query=query,
+                    encoder=encoder,
+                    store=store,
+                    since=aware(since),
+                    until=aware(until),
+                    limit=limit,
+                )
+        finally:
+            store.close()
     finally:
-        services.close()
+        db.dispose()
     if as_json:
         print_json({"query": query, "customers": [asdict(m) for m in matches]})
         return

@@ -7,9 +7,7 @@ import typer
 
 from api.cli_base import JsonFlag, console, fail, open_database, print_json
 from engine.consent import unsubscribe
-from engine.erasure import forget_customer
 from engine.errors import EngineError
-from engine.runtime import open_existing_vector_store
 from engine.settings import Settings
 
 CustomerArgument = Annotated[str, typer.Argument(help="The customer's id.")]
@@ -28,6 +26,11 @@ def forget(
 ) -> None:
     """Erase a customer everywhere: chats, facts, intents, orders, drafts with their review
     history and webhook deliveries, and vectors. Records that an erasure happened, not whose."""
+    # Imported here: the vector store's clients take seconds to import, and the other commands
+    # do not need them.
+    from engine.erasure import forget_customer
+    from engine.runtime import open_existing_vector_store
+
     settings = Settings()
     # Asked only at a terminal: scripts and cron jobs pass the id they mean.
     if not yes and sys.stdin.isatty():

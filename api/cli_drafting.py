@@ -18,7 +18,6 @@ from engine.drafting.review import approve, get_draft, list_drafts, reject, stat
 from engine.drafting.service import CampaignReport, draft_one, run_campaign
 from engine.errors import EngineError
 from engine.outbox import deliver_due
-from engine.runtime import build_drafter
 from engine.settings import Settings, reveal
 from engine.voice import InvalidVoiceGuide, current_voice, parse_voice_guide, set_voice
 
@@ -104,6 +103,8 @@ def draft(
 ) -> None:
     """Draft one email for one customer into the review queue (the step they are due for, or a
     manual one)."""
+    from engine.runtime import build_drafter  # heavy to import; review commands do not need it
+
     settings = Settings()
     db = open_database(settings)
     try:
@@ -164,6 +165,8 @@ def campaign_run(kind: KindOption, as_of: AsOfOption = None, as_json: JsonFlag =
 def _run_with_progress(
     db: Database, settings: Settings, *, kind: Kind, as_of: datetime | None, quiet: bool
 ) -> CampaignReport:
+    from engine.runtime import build_drafter  # heavy to import; review commands do not need it
+
     drafter = build_drafter(settings)
     with Progress(
         TextColumn("{task.description}"),

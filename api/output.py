@@ -1,6 +1,8 @@
 """Printing results for a person at a terminal."""
 
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.panel import Panel
@@ -9,7 +11,9 @@ from rich.text import Text
 
 from engine.context import CustomerContext
 from engine.drafting.review import DraftRead
-from engine.search import CustomerMatch
+
+if TYPE_CHECKING:  # the search module pulls in the vector store client
+    from engine.search import CustomerMatch
 
 
 def print_matches(out: Console, query: str, matches: list[CustomerMatch]) -> None:

@@ -2,9 +2,13 @@
 hang on it and without the clauses that hang on it. A fact is quoted by its clause, so "I run a
 bakery and since the chemo I can't taste much" quotes only "I run a bakery"."""
 
-from dataclasses import dataclass
+from __future__ import annotations
 
-from spacy.tokens import Doc, Token
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # spaCy takes seconds to import; only its types are named here
+    from spacy.tokens import Doc, Token
 
 # Dependency labels that start a clause of their own under another word.
 CLAUSE_DEPS = frozenset({"conj", "ccomp", "advcl", "parataxis", "csubj", "acl", "relcl"})
@@ -37,7 +41,7 @@ class Clause:
     head: Token
     tokens: tuple[Token, ...]
     subject: Token | None
-    parent: "Clause | None"
+    parent: Clause | None
     relation: str
 
     @property
@@ -79,7 +83,7 @@ class Clause:
         doc = self.head.doc
         return doc[self.tokens[0].i : self.tokens[-1].i + 1].text
 
-    def core(self) -> "Clause":
+    def core(self) -> Clause:
         """The statement itself: the verb with its subject, objects and modifiers, without what
         trails after a comma or a conjunction ("we run a bookshop[, not a cafe]")."""
         own = {token.i for token in self.tokens}
@@ -103,7 +107,7 @@ class Clause:
             relation=self.relation,
         )
 
-    def quoted(self) -> "Clause":
+    def quoted(self) -> Clause:
         """The clause as its quote shows it: without lead-ins, greetings and fillers."""
         return Clause(
             head=self.head,
@@ -113,7 +117,7 @@ class Clause:
             relation=self.relation,
         )
 
-    def shortened(self) -> list["Clause"]:
+    def shortened(self) -> list[Clause]:
         """Shorter versions of the clause, each without one trailing modifier ("I run a salon
         [with my sister]"), shortest cut first."""
         tokens = self.tokens
@@ -146,7 +150,7 @@ class Clause:
                 )
         return versions
 
-    def governors(self) -> list["Clause"]:
+    def governors(self) -> list[Clause]:
         """The clauses this one is subordinate to, nearest first."""
         chain: list[Clause] = []
         clause: Clause | None = self

@@ -2,10 +2,11 @@
 affirmatively, as a fact, and it is not sensitive, about someone else, or holding PII. When the
 gate is unsure it blocks: a missed fact costs a little personalization, a leaked one trust."""
 
+from __future__ import annotations
+
 import re
 from collections.abc import Iterable
-
-from spacy.tokens import Doc, Token
+from typing import TYPE_CHECKING
 
 from engine.clauses import Clause
 from engine.lexicon import (
@@ -17,6 +18,9 @@ from engine.lexicon import (
     SENSITIVE,
     SENSITIVE_ONLY_AS,
 )
+
+if TYPE_CHECKING:  # spaCy takes seconds to import; the draft checks use only the lexicon
+    from spacy.tokens import Doc, Token
 
 # Why a candidate was blocked, in the order they are checked (a candidate counts once, under the
 # first reason that applies). Agent and bot turns never reach the gate; their reasons are

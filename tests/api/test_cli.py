@@ -1,6 +1,8 @@
 """The `personalize` command line: imports with summaries and exit codes, keys, status, demo."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -427,10 +429,15 @@ def test_forget_and_unsubscribe_commands(env: dict[str, str], tmp_path: Path) ->
         ],
     )
     assert runner.invoke(app, ["ingest", str(path), "--json"], env=env).exit_code == 0
+    query = ["search", "card reader won't pair", "--json"]
+    found = json.loads(runner.invoke(app, query, env=env).stdout)["customers"]
+    assert {match["customer_id"] for match in found} == {"f1", "f2"}
     erased = runner.invoke(app, ["forget", "f1", "--json"], env=env)
     assert erased.exit_code == 0, erased.output
     removed = json.loads(erased.stdout)["removed"]
     assert removed["customers"] == 1 and removed["messages"] == 1 and removed["vectors"] >= 1
+    found = json.loads(runner.invoke(app, query, env=env).stdout)["customers"]
+    assert [match["customer_id"] for match in found] == ["f2"]
     assert runner.invoke(app, ["context", "f1"], env=env).exit_code == 2
     assert runner.invoke(app, ["context", "f2"], env=env).exit_code == 0
     again = runner.invoke(app, ["forget", "f1", "--yes"], env=env)
@@ -443,3 +450,14 @@ def test_forget_and_unsubscribe_commands(env: dict[str, str], tmp_path: Path) ->
     context = json.loads(runner.invoke(app, ["context", "f2", "--json"], env=env).stdout)
     assert context["consent"]["marketing_consent"] is False
     assert runner.invoke(app, ["unsubscribe", "nobody"], env=env).exit_code == 2
+
+
+def test_the_command_line_starts_without_the_models() -> None:
+    """Review, context, status and key commands start in about a second: importing the CLI
+    loads no model library (they load in the commands that need them)."""
+    heavy = ["spacy", "torch", "sentence_transformers", "sklearn", "qdrant_client", "qdrant_edge"]
+    code = f"import sys, api.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert loaded.strip() == "[]"
