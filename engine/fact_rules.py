@@ -34,6 +34,7 @@ SELF = frozenset({"i", "we"})
 THINGS_AS_SUBJECT = frozenset(
     {
         "it",
+        "its",  # chat's "it's": "its been great"
         "this",
         "that",
         "these",
@@ -532,6 +533,8 @@ def _preference(clause: Clause) -> RuleMatch | None:
         if kind == "self":
             state = _child(head, "acomp")
             target = _prep_object(head, "into")
+            if target is None and any(c.lower_ == "all" for c in head.children):
+                target = _prep_object(head, "about")  # "I'm all about long weekend rides"
             if target is None and state is not None and state.lemma_ == "partial":
                 xcomp = _child(state, "xcomp")
                 target = _prep_object(state, "to") or (

@@ -37,7 +37,8 @@ _TRIGGERS = (
     r"brew|make|making|made|ride|riding|rode|commut|driv|drove|cook|bak|grind|love|loving|like|"
     r"adore|enjoy|prefer|drink|drank|usual|always|normally|interest|keen|plan|struggl|switch|"
     r"swap|upgrad)\w*"
-    r"|took\s+over|self[- ]employed|(?:a|huge|big)\s+fan|partial|fav\w*|go-to|into|after"
+    r"|all\s+about|took\s+over|self[- ]employed|(?:a|huge|big)\s+fan|partial|fav\w*|go-to"
+    r"|into|after"
     r"|look\w*\s+(?:for|at|into|to)|thinking\s+(?:about|of)|\w+ing\b|keep\w*\s+\w+ing"
     r"|(?:want|need)\w*\s+(?:a|an|the|some|more|another|new|\d+|to\s+\w+)"
     r"|(?:have|has|'ve|ve|got|had)\s+(?:got\s+)?(?!to\b|been\b|it\b|this\b|that\b|no\b)\w+"
@@ -53,6 +54,8 @@ MAY_HOLD_A_FACT = re.compile(
     + r"\b(?:\W+\w+){0,3}?\W+"
     + _TRIGGERS
     + r"|\b(?:i'?m|im|i\s+am|we'?re|we\s+are)\s+(?:just\s+|now\s+|also\s+|not\s+)?(?:an?|the)\b"
+    # "I'll pop in Friday": a plan, whatever the verb.
+    r"|\b(?:i'll|ill|we'll)\s+\w+"
     r"|\b(?:my|our)\s+(?:fav|favourite|favorite|go-to|job|role)\b|\b(?:mine|ours)\b"
     # Trouble with a thing: "the reader keeps dropping", "it arrived damaged".
     r"|\b(?:keeps?|kept|won'?t|wont|doesn'?t|isn'?t|aren'?t|stopped|broke|broken|barely|hardly|"
@@ -85,7 +88,12 @@ _MAYBE = re.compile(r"(?i)\b(?:if|would|'d|might|maybe|wish|should|could|may|hop
 _ASKS = re.compile(
     r"(?i)\?\s*$|^\W*(?:do|does|did|can|could|is|are|should|would|will)\s+(?:i|we)\b"
 )
-_NOT = re.compile(r"(?i)\b(?:not|never|no|\w+n'?t)\b")
+# Negated auxiliaries, with or without the apostrophe chat drops ("dont", "cant"); not any
+# word ending in "nt" ("want", "meant", "front").
+_NOT = re.compile(
+    r"(?i)\b(?:not|never|no|(?:do|does|did|is|are|was|were|have|has|had|ca|can|wo|would|could|"
+    r"should|must|need|ai)n'?t)\b"
+)
 
 
 def blocked_without_parsing(sentence: str) -> str | None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from engine.facts import Extraction, Fact, FactExtractor
+from engine.facts import Extraction, Fact, FactExtractor, blocked_without_parsing
 from engine.redact import PLACEHOLDERS, redact
 
 
@@ -422,6 +422,15 @@ KEPT = [
     pytest.param(
         "hiya i own a nail bar in the arcade", "business", "nail bar", id="business-nails"
     ),
+    # chat's "ill" is "I'll" whatever the verb; "its" is "it's", a thing, not a person
+    pytest.param("sounds good, ill pop in friday to try it", "plan", "pop in", id="plan-ill"),
+    pytest.param(
+        "i ride a synapse, its always felt a bit stretched out",
+        "pain_point",
+        "stretched",
+        id="pain-its",
+    ),
+    pytest.param("we're all about the espresso", "preference", "espresso", id="pref-all-about"),
     # role
     pytest.param("im a barista at a small roastery", "role", "barista", id="role-barista"),
     pytest.param("im a dog groomer", "role", "groomer", id="role-groomer"),
@@ -804,3 +813,20 @@ def test_a_sense_is_trouble_only_with_a_word_of_trouble(
     """How something tastes or smells is a pain point only when the word says so."""
     _, result = extract(fact_extractor, raw)
     assert any(f.category == "pain_point" for f in result.facts) is pain, result.facts
+
+
+@pytest.mark.parametrize(
+    ("sentence", "reason"),
+    [
+        ("full service please, i want it done properly", None),
+        ("i meant the front one", None),
+        ("i dont like the red one", "negated"),
+        ("we cant make it", "negated"),
+        ("i won't be in", "negated"),
+    ],
+)
+def test_sentences_not_parsed_are_negated_only_by_a_negation(
+    sentence: str, reason: str | None
+) -> None:
+    """Counting by words: "want", "meant" and "front" end in "nt" but negate nothing."""
+    assert blocked_without_parsing(sentence) == reason
