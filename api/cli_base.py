@@ -5,12 +5,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
+import httpx
 import typer
 from rich.console import Console
 
 from engine.db import Database
 from engine.errors import EngineError
-from engine.settings import Settings
+from engine.outbox import deliver_due
+from engine.settings import Settings, reveal
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -46,3 +48,17 @@ def aware(value: datetime | None) -> datetime | None:
     if value is None or value.tzinfo is not None:
         return value
     return value.replace(tzinfo=UTC)
+
+
+def push_review_webhook(db: Database, settings: Settings) -> None:
+    """One delivery pass of the review webhook outbox (what fails is retried by `serve` or
+    `worker`)."""
+    if not settings.review_webhook_url:
+        return
+    with httpx.Client(timeout=10.0) as client:
+        report = deliver_due(db, client=client, secret=reveal(settings.review_webhook_secret))
+    if report.retrying or report.failed:
+        err_console.print(
+            f"[yellow]review webhook:[/] {report.delivered} delivered, {report.retrying} to "
+            "retry (by `personalize serve` or `personalize worker`)"
+        )

@@ -5,7 +5,7 @@ from typing import Annotated
 
 import typer
 
-from api.cli_base import JsonFlag, console, fail, open_database, print_json
+from api.cli_base import JsonFlag, console, fail, open_database, print_json, push_review_webhook
 from engine.consent import unsubscribe
 from engine.errors import EngineError
 from engine.settings import Settings
@@ -41,20 +41,37 @@ def forget(
         # nothing half-erased.
         store = open_existing_vector_store(settings)
         try:
-            report = forget_customer(db=db, store=store, customer_id=customer_id, actor="cli")
+            report = forget_customer(
+                db=db,
+                store=store,
+                customer_id=customer_id,
+                actor="cli",
+                webhook_url=settings.review_webhook_url,
+            )
         finally:
             if store is not None:
                 store.close()
+        push_review_webhook(db, settings)
     except EngineError as error:
         fail(error)
     finally:
         db.dispose()
     if as_json:
-        print_json({"erased": True, "removed": report.removed, "audit_id": report.audit_id})
+        print_json(
+            {
+                "erased": True,
+                "removed": report.removed,
+                "audit_id": report.audit_id,
+                "notified_drafts": report.notified_drafts,
+            }
+        )
         return
     parts = ", ".join(f"{count} {table}" for table, count in report.removed.items() if count)
     console.print(f"Erased customer {customer_id}: {parts or 'nothing left to remove'}.")
     console.print(f"Audit row {report.audit_id} records that it happened (not whose).")
+    if report.notified_drafts:
+        ids = ", ".join(f"#{draft_id}" for draft_id in report.notified_drafts)
+        console.print(f"The review webhook receiver is told to erase drafts {ids}.")
 
 
 def unsubscribe_command(customer_id: CustomerArgument, as_json: JsonFlag = False) -> None:

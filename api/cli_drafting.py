@@ -5,20 +5,27 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
-import httpx
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.orm import Session
 
-from api.cli_base import JsonFlag, aware, console, err_console, fail, open_database, print_json
+from api.cli_base import (
+    JsonFlag,
+    aware,
+    console,
+    err_console,
+    fail,
+    open_database,
+    print_json,
+    push_review_webhook,
+)
 from api.output import draft_panel, print_campaign
 from engine.db import Database
 from engine.drafting.base import Kind
 from engine.drafting.review import approve, get_draft, list_drafts, reject, statuses_for
 from engine.drafting.service import CampaignReport, draft_one, run_campaign
 from engine.errors import EngineError
-from engine.outbox import deliver_due
-from engine.settings import Settings, reveal
+from engine.settings import Settings
 from engine.voice import InvalidVoiceGuide, current_voice, parse_voice_guide, set_voice
 
 voice_app = typer.Typer(no_args_is_help=True, help="The business's voice guide.")
@@ -117,7 +124,7 @@ def draft(
             actor=CLI_ACTOR,
             webhook_url=settings.review_webhook_url,
         )
-        _push(db, settings)
+        push_review_webhook(db, settings)
     except EngineError as error:
         fail(error)
     finally:
@@ -138,7 +145,7 @@ def campaign_run(kind: KindOption, as_of: AsOfOption = None, as_json: JsonFlag =
     db = open_database(settings)
     try:
         report = _run_with_progress(db, settings, kind=kind, as_of=aware(as_of), quiet=as_json)
-        _push(db, settings)
+        push_review_webhook(db, settings)
     except EngineError as error:
         fail(error)
     finally:
@@ -186,20 +193,6 @@ def _run_with_progress(
             actor=CLI_ACTOR,
             webhook_url=settings.review_webhook_url,
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
-        )
-
-
-def _push(db: Database, settings: Settings) -> None:
-    """One delivery pass of the review webhook outbox (what fails is retried by `serve` or
-    `worker`)."""
-    if not settings.review_webhook_url:
-        return
-    with httpx.Client(timeout=10.0) as client:
-        report = deliver_due(db, client=client, secret=reveal(settings.review_webhook_secret))
-    if report.retrying or report.failed:
-        err_console.print(
-            f"[yellow]review webhook:[/] {report.delivered} delivered, {report.retrying} to "
-            "retry (by `personalize serve` or `personalize worker`)"
         )
 
 

@@ -96,3 +96,10 @@ WebhookKey = Annotated[KeyIdentity, Depends(require("ingest", allow_query_key=Tr
 MarketerKey = Annotated[KeyIdentity, Depends(require("marketer"))]
 AdminKey = Annotated[KeyIdentity, Depends(require("admin"))]
 AnyKey = Annotated[KeyIdentity, Depends(require(None))]
+
+
+def wake_outbox(request: Request) -> None:
+    """Have the review webhook deliverer send what was just queued now, not at its next poll."""
+    deliverer = getattr(request.app.state, "outbox", None)
+    if deliverer is not None:
+        deliverer.wake()

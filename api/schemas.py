@@ -49,6 +49,8 @@ class CustomerErased(BaseModel):
     erased: bool
     removed: dict[str, int]
     audit_id: int
+    # Drafts the review webhook receiver was sent: a `drafts.erased` event names them to it.
+    notified_drafts: list[int]
 
 
 class OrderAccepted(BaseModel):

@@ -2,7 +2,9 @@
 that says an erasure happened, when and by whom, and holds nothing about the person."""
 
 import logging
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Delete, delete, or_, select
@@ -24,7 +26,13 @@ from engine.models import (
     Order,
     OrderItem,
     WebhookDelivery,
+    utcnow,
 )
+from engine.outbox import LEASE, enqueue_event
+
+# The review webhook event that tells the receiver which drafts it was sent are erased: draft
+# ids only, nothing about the person.
+ERASED_EVENT = "drafts.erased"
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +43,8 @@ class ErasureReport:
 
     removed: dict[str, int]
     audit_id: int
+    # Drafts the review webhook receiver was (or may have been) sent, now told to erase them.
+    notified_drafts: list[int]
 
     @property
     def total(self) -> int:
@@ -43,9 +53,17 @@ class ErasureReport:
 
 
 def forget_customer(
-    *, db: Database, store: VectorStore | None, customer_id: str, actor: str
+    *,
+    db: Database,
+    store: VectorStore | None,
+    customer_id: str,
+    actor: str,
+    webhook_url: str | None = None,
 ) -> ErasureReport:
     """Erase a customer: their rows in one transaction, then their vectors, then the audit row.
+
+    With `webhook_url`, the same transaction queues a `drafts.erased` event naming the drafts
+    the review webhook receiver was sent, so it can erase its copies too.
 
     Re-runnable: if the vectors could not be deleted after the rows were, running it again
     finds the vectors by the customer id and removes them. Unknown everywhere: NotFoundError.
@@ -53,7 +71,19 @@ def forget_customer(
     # On SQLite every connection runs with secure_delete, so the deleted rows' bytes are zeroed
     # in the file, not only unlinked (engine.db).
     with db.write() as session:
+        sent, in_flight_until = _drafts_sent(session, customer_id=customer_id)
         removed = _delete_rows(session, customer_id=customer_id)
+        if webhook_url and sent:
+            # Not before a send already in flight could land: the receiver should get the
+            # draft before the news that it is erased.
+            enqueue_event(
+                session,
+                key=f"erasure-{uuid.uuid4().hex}",
+                event=ERASED_EVENT,
+                payload={"draft_ids": sent, "erased_at": utcnow()},
+                url=webhook_url,
+                not_before=in_flight_until,
+            )
     vectors = store.count(customer_id=customer_id) if store is not None else 0
     if not removed and not vectors:
         raise NotFoundError(f"no customer {customer_id!r}")
@@ -67,9 +97,30 @@ def forget_customer(
         audit_id = audit.id
     if db.is_sqlite:
         _checkpoint(db)
-    report = ErasureReport(removed=removed, audit_id=audit_id)
+    notified = sent if webhook_url else []
+    report = ErasureReport(removed=removed, audit_id=audit_id, notified_drafts=notified)
     log.info("erasure %d by %s removed %d rows and vectors", audit_id, actor, report.total)
     return report
+
+
+def _drafts_sent(session: Session, *, customer_id: str) -> tuple[list[int], datetime | None]:
+    """The customer's drafts the receiver may hold (a delivery attempted), and when the lease
+    of a send still in flight ends, if one is."""
+    rows = session.execute(
+        select(
+            WebhookDelivery.draft_id, WebhookDelivery.state, WebhookDelivery.next_attempt_at
+        ).where(
+            WebhookDelivery.draft_id.in_(select(Draft.id).where(Draft.customer_id == customer_id)),
+            WebhookDelivery.attempts > 0,
+        )
+    ).all()
+    sent = sorted({row.draft_id for row in rows if row.draft_id is not None})
+    now = utcnow()
+    # A pending row due later is in flight (leased) or waiting to retry; either way the wait
+    # is at most one lease, so the receiver hears of the erasure within a minute.
+    later = [row.next_attempt_at for row in rows if row.state == "pending"]
+    later = [at for at in later if at > now]
+    return sent, min(max(later), now + LEASE) if later else None
 
 
 def _delete_rows(session: Session, *, customer_id: str) -> dict[str, int]:

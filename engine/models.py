@@ -352,13 +352,16 @@ DELIVERY_STATES = ("pending", "delivered", "failed")
 
 
 class WebhookDelivery(Base):
-    """The review webhook's outbox: one row per draft event to push, retried until delivered."""
+    """The review webhook's outbox: one row per event to push, retried until delivered (a draft's
+    events name it; an erasure's event names no draft of its own)."""
 
     __tablename__ = "webhook_deliveries"
     __table_args__ = (Index("ix_webhook_deliveries_state_next", "state", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"), index=True)
+    draft_id: Mapped[int | None] = mapped_column(
+        ForeignKey("drafts.id", ondelete="CASCADE"), index=True
+    )
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     url: Mapped[str] = mapped_column(Text)
     # The exact bytes signed and sent, so a retry sends the same body and signature.

@@ -75,6 +75,21 @@ def enqueue(
 ) -> WebhookDelivery:
     """Queue one draft event for delivery in the caller's transaction (once per draft/event)."""
     key = idempotency_key(draft_id=draft_id, event=event)
+    return enqueue_event(session, key=key, event=event, payload=payload, url=url, draft_id=draft_id)
+
+
+def enqueue_event(
+    session: Session,
+    *,
+    key: str,
+    event: str,
+    payload: dict[str, Any],
+    url: str,
+    draft_id: int | None = None,
+    not_before: datetime | None = None,
+) -> WebhookDelivery:
+    """Queue one event under its idempotency key in the caller's transaction (once per key),
+    to be sent no earlier than `not_before`."""
     now = utcnow()
     # ON CONFLICT DO NOTHING, not select-then-insert: two writers enqueueing the same event
     # at once on PostgreSQL must not fail the caller's transaction on the unique key.
@@ -89,7 +104,7 @@ def enqueue(
             "payload": serialize_payload(payload, key=key, event=event),
             "state": "pending",
             "attempts": 0,
-            "next_attempt_at": now,
+            "next_attempt_at": max(now, not_before) if not_before else now,
             "created_at": now,
         },
         key=["idempotency_key"],
@@ -381,5 +396,6 @@ def delivery_states(session: Session, *, draft_ids: Sequence[int]) -> dict[int, 
             .order_by(WebhookDelivery.draft_id, WebhookDelivery.id)
         )
         for row in rows:
-            states[row.draft_id] = DeliveryState.model_validate(row)
+            if row.draft_id is not None:  # always, by the filter; an erasure event names none
+                states[row.draft_id] = DeliveryState.model_validate(row)
     return states

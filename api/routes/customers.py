@@ -3,11 +3,19 @@ erasure."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime
 
-from api.deps import AdminKey, DatabaseDep, IngestKey, MarketerKey, ServicesDep
+from api.deps import (
+    AdminKey,
+    DatabaseDep,
+    IngestKey,
+    MarketerKey,
+    ServicesDep,
+    SettingsDep,
+    wake_outbox,
+)
 from api.schemas import CustomerErased, CustomerUpdated
 from chat_ingest.schemas import CustomerUpdate
 from chat_ingest.service import update_customer
@@ -79,11 +87,16 @@ async def unsubscribe_customer(
 
 @router.delete("/{customer_id}", response_model=CustomerErased)
 async def erase_customer(
-    customer_id: CustomerIdPath, services: ServicesDep, key: AdminKey
+    customer_id: CustomerIdPath,
+    request: Request,
+    services: ServicesDep,
+    settings: SettingsDep,
+    key: AdminKey,
 ) -> CustomerErased:
     """Erase the customer everywhere: chats, facts, intents, orders, drafts, their review
     history and webhook deliveries, and their vectors. An audit row records that it happened,
-    when and by which key, without the id. 404 when nothing of theirs is stored."""
+    when and by which key, without the id. The review webhook receiver gets a `drafts.erased`
+    event naming the drafts it was sent. 404 when nothing of theirs is stored."""
 
     def run() -> CustomerErased:
         report = forget_customer(
@@ -91,7 +104,16 @@ async def erase_customer(
             store=services.store,
             customer_id=customer_id,
             actor=f"key {key.name} (#{key.id})",
+            webhook_url=settings.review_webhook_url,
         )
-        return CustomerErased(erased=True, removed=report.removed, audit_id=report.audit_id)
+        return CustomerErased(
+            erased=True,
+            removed=report.removed,
+            audit_id=report.audit_id,
+            notified_drafts=report.notified_drafts,
+        )
 
-    return await run_in_threadpool(run)
+    erased = await run_in_threadpool(run)
+    if erased.notified_drafts:
+        wake_outbox(request)
+    return erased

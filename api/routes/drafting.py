@@ -7,7 +7,7 @@ from fastapi import APIRouter, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AwareDatetime, BaseModel, Field
 
-from api.deps import DatabaseDep, DrafterDep, MarketerKey, SettingsDep
+from api.deps import DatabaseDep, DrafterDep, MarketerKey, SettingsDep, wake_outbox
 from chat_ingest.schemas import NoNul
 from engine.drafting.base import Kind
 from engine.drafting.review import DraftDetail
@@ -75,12 +75,6 @@ def campaign_read(report: CampaignReport) -> CampaignRead:
     )
 
 
-def _wake_outbox(request: Request) -> None:
-    deliverer = getattr(request.app.state, "outbox", None)
-    if deliverer is not None:
-        deliverer.wake()
-
-
 @router.get("/voice", response_model=StoredVoiceGuide)
 async def get_voice(db: DatabaseDep, _: MarketerKey) -> StoredVoiceGuide:
     """The voice guide in use (the built-in default until one is set; its version is null)."""
@@ -129,7 +123,7 @@ async def post_draft(
         )
     )
     if created:
-        _wake_outbox(request)
+        wake_outbox(request)
     else:
         response.status_code = status.HTTP_200_OK
     return detail
@@ -158,5 +152,5 @@ async def post_campaign_run(
         )
     )
     if report.created:
-        _wake_outbox(request)
+        wake_outbox(request)
     return campaign_read(report)

@@ -435,6 +435,7 @@ def test_forget_and_unsubscribe_commands(env: dict[str, str], tmp_path: Path) ->
     erased = runner.invoke(app, ["forget", "f1", "--json"], env=env)
     assert erased.exit_code == 0, erased.output
     removed = json.loads(erased.stdout)["removed"]
+    assert json.loads(erased.stdout)["notified_drafts"] == []  # no review webhook configured
     assert removed["customers"] == 1 and removed["messages"] == 1 and removed["vectors"] >= 1
     found = json.loads(runner.invoke(app, query, env=env).stdout)["customers"]
     assert [match["customer_id"] for match in found] == ["f2"]

@@ -256,3 +256,16 @@ def test_each_new_draft_is_pushed_signed_to_the_review_webhook(
                 break
             time.sleep(0.05)
         assert [d["delivery"]["state"] for d in drafts] == ["delivered", "delivered"]
+
+        # Erasing a customer tells the receiver which of the drafts it holds are theirs.
+        (erased_draft,) = [d["id"] for d in drafts if d["customer_id"] == "r1"]
+        erased = client.delete("/v1/customers/r1", headers=auth["admin"])
+        assert erased.status_code == 200 and erased.json()["notified_drafts"] == [erased_draft]
+        deadline = time.monotonic() + 20
+        while len(Receiver.received) < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        headers, body = Receiver.received[2]
+        assert signature_matches(body, "s3cret", headers["X-Signature-SHA256"])
+        payload = json.loads(body)
+        assert (payload["event"], payload["draft_ids"]) == ("drafts.erased", [erased_draft])
+        assert b"r1" not in body and b"Maya" not in body and b"bakery" not in body

@@ -2,9 +2,11 @@
 history, webhook outbox) is gone from every table, the vector store and the SQLite file's bytes;
 the audit row holds nothing about them; a customer who comes back starts empty."""
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from test_lifecycle import AS_OF, customer, order
@@ -18,13 +20,16 @@ from engine.drafting.service import load_catalog, run_campaign
 from engine.drafting.templates import TemplateDrafter
 from engine.erasure import forget_customer
 from engine.errors import NotFoundError
-from engine.models import Base, Erasure, Fact, Message, MessageIntent
+from engine.models import Base, Erasure, Fact, Message, MessageIntent, WebhookDelivery
+from engine.outbox import SIGNATURE_HEADER, deliver_due, signature_matches
 from engine.runtime import Services
 from engine.voice import current_voice
 
 GONE = "zq-erase-7731"
 KEPT = "kept-1"
 EMAIL = "marisol.quetzal@example.org"
+URL = "http://127.0.0.1:9/review"
+SECRET = "review-secret"
 # Words only the erased customer ever wrote, or that only their data holds.
 NEEDLES = [GONE, EMAIL, "marisol", "quetzalcoatl", "kilnwright", "867-5309"]
 
@@ -89,7 +94,7 @@ def populate(services: Services) -> None:
             kind=kind,
             as_of=AS_OF,
             actor="tester",
-            webhook_url="http://127.0.0.1:9/review",
+            webhook_url=URL,
         )
     with db.write() as session:
         mine = [d for d in list_drafts(session) if d.customer_id == GONE]
@@ -232,3 +237,56 @@ def test_a_batch_in_flight_during_an_erasure_leaves_no_vectors_or_facts(
     with db.read() as session:
         assert session.scalar(select(func.count()).select_from(Fact)) == 0
         assert session.scalar(select(func.count()).select_from(Message)) == 0
+
+
+def test_the_review_webhook_receiver_is_told_which_drafts_it_holds_are_erased(
+    services: Services,
+) -> None:
+    """The drafts the receiver was sent are named to it in one signed `drafts.erased` event,
+    with their ids and nothing about the person; drafts of others are not named."""
+    populate(services)
+    received: list[httpx.Request] = []
+    http = httpx.Client(
+        transport=httpx.MockTransport(lambda r: received.append(r) or httpx.Response(204))
+    )
+    assert deliver_due(services.db, client=http, secret=SECRET).delivered > 0
+    with services.db.read() as session:
+        gone = sorted(d.id for d in list_drafts(session) if d.customer_id == GONE)
+    assert gone
+    received.clear()
+
+    report = forget_customer(
+        db=services.db, store=services.store, customer_id=GONE, actor="ops", webhook_url=URL
+    )
+
+    assert report.notified_drafts == gone
+    assert deliver_due(services.db, client=http, secret=SECRET).delivered == 1
+    (request,) = received
+    body = json.loads(request.content)
+    assert (body["event"], body["draft_ids"]) == ("drafts.erased", gone)
+    assert signature_matches(request.content, SECRET, request.headers[SIGNATURE_HEADER])
+    assert request.headers["Idempotency-Key"] == body["idempotency_key"]
+    assert [n for n in NEEDLES if n.lower() in request.content.decode().lower()] == []
+    # The event row stays (delivered) and still holds nothing of theirs.
+    tables, _ = haystack(services)
+    assert [n for n in NEEDLES if n.lower() in tables] == []
+
+
+def test_no_event_when_the_receiver_never_got_a_draft_or_none_is_configured(
+    services: Services,
+) -> None:
+    populate(services)  # drafts queued for the receiver, not yet sent
+    report = forget_customer(
+        db=services.db, store=services.store, customer_id=GONE, actor="ops", webhook_url=URL
+    )
+    assert report.notified_drafts == []
+    # The other customer's drafts reach the receiver, but the erasure is told of no receiver.
+    http = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(204)))
+    assert deliver_due(services.db, client=http, secret=SECRET).delivered > 0
+    report = forget_customer(db=services.db, store=services.store, customer_id=KEPT, actor="ops")
+    assert report.notified_drafts == []
+    with services.db.read() as session:
+        events = session.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.draft_id.is_(None))
+        ).all()
+    assert events == []
