@@ -20,8 +20,8 @@ from engine.drafting.service import load_catalog, run_campaign
 from engine.drafting.templates import TemplateDrafter
 from engine.erasure import forget_customer
 from engine.errors import NotFoundError
-from engine.models import Base, Erasure, Fact, Message, MessageIntent, WebhookDelivery
-from engine.outbox import SIGNATURE_HEADER, deliver_due, signature_matches
+from engine.models import Base, Erasure, Fact, Message, MessageIntent, WebhookDelivery, utcnow
+from engine.outbox import LEASE, SIGNATURE_HEADER, claim_due, deliver_due, signature_matches
 from engine.runtime import Services
 from engine.voice import current_voice
 
@@ -290,3 +290,32 @@ def test_no_event_when_the_receiver_never_got_a_draft_or_none_is_configured(
             select(WebhookDelivery).where(WebhookDelivery.draft_id.is_(None))
         ).all()
     assert events == []
+
+
+def test_the_erasure_event_waits_for_a_send_in_flight(services: Services) -> None:
+    """A draft being sent while its customer is erased may land at the receiver after the
+    erasure: the event waits out that send's lease, so the receiver hears of the draft first."""
+    populate(services)
+    with services.db.read() as session:
+        mine = {d.id for d in list_drafts(session) if d.customer_id == GONE}
+    # A deliverer takes the customer's deliveries and is still sending them.
+    claimed = []
+    while (delivery := claim_due(services.db)) is not None:
+        claimed.append(delivery)
+    assert claimed
+
+    before = utcnow()
+    report = forget_customer(
+        db=services.db, store=services.store, customer_id=GONE, actor="ops", webhook_url=URL
+    )
+
+    assert report.notified_drafts == sorted(mine)
+    with services.db.read() as session:
+        event = session.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.draft_id.is_(None))
+        ).one()
+    assert before + LEASE - timedelta(seconds=5) <= event.next_attempt_at <= utcnow() + LEASE
+    http = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(204)))
+    assert deliver_due(services.db, client=http, secret=SECRET).total == 0
+    later = utcnow() + LEASE + timedelta(seconds=1)
+    assert deliver_due(services.db, client=http, secret=SECRET, now=later).delivered >= 1
