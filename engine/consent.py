@@ -3,12 +3,13 @@
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from engine.drafting.review import REVIEWABLE
 from engine.errors import NotFoundError
-from engine.models import Customer, Draft, DraftEvent, utcnow
+from engine.models import Customer, Draft, DraftEvent, WebhookDelivery, utcnow
+from engine.outbox import DRAFT_CREATED, DRAFT_WITHDRAWN, enqueue, idempotency_key
 
 
 def set_consent(
@@ -63,4 +64,33 @@ def withdraw_drafts(
         DraftEvent(draft_id=draft_id, action="withdrawn", actor=actor, changes={"reason": reason})
         for draft_id in waiting
     )
+    _tell_the_review_webhook(session, draft_ids=waiting, reason=reason, at=now)
     return len(waiting)
+
+
+def _tell_the_review_webhook(
+    session: Session, *, draft_ids: list[int], reason: str, at: datetime
+) -> None:
+    """A withdrawn draft the review webhook receiver was never sent is not sent now; one it was
+    (or may have been) sent is followed by a `draft.withdrawn` event to the same receiver."""
+    created = {idempotency_key(draft_id=i, event=DRAFT_CREATED): i for i in draft_ids}
+    # `attempts == 0` in the statement itself: a delivery a deliverer has just claimed (and
+    # may be sending) has its attempt counted and stays.
+    session.execute(
+        delete(WebhookDelivery)
+        .where(
+            WebhookDelivery.idempotency_key.in_(created),
+            WebhookDelivery.state == "pending",
+            WebhookDelivery.attempts == 0,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    sent = session.execute(
+        select(WebhookDelivery.idempotency_key, WebhookDelivery.url).where(
+            WebhookDelivery.idempotency_key.in_(created)
+        )
+    ).all()
+    for key, url in sent:
+        draft_id = created[key]
+        payload = {"draft": {"id": draft_id, "status": "withdrawn", "reason": reason}, "at": at}
+        enqueue(session, draft_id=draft_id, event=DRAFT_WITHDRAWN, payload=payload, url=url)

@@ -28,11 +28,7 @@ from engine.models import (
     WebhookDelivery,
     utcnow,
 )
-from engine.outbox import LEASE, enqueue_event
-
-# The review webhook event that tells the receiver which drafts it was sent are erased: draft
-# ids only, nothing about the person.
-ERASED_EVENT = "drafts.erased"
+from engine.outbox import DRAFTS_ERASED, LEASE, enqueue_event
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +75,7 @@ def forget_customer(
             enqueue_event(
                 session,
                 key=f"erasure-{uuid.uuid4().hex}",
-                event=ERASED_EVENT,
+                event=DRAFTS_ERASED,
                 payload={"draft_ids": sent, "erased_at": utcnow()},
                 url=webhook_url,
                 not_before=in_flight_until,

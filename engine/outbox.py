@@ -22,6 +22,12 @@ from engine.models import WebhookDelivery, utcnow
 
 log = logging.getLogger(__name__)
 
+# The events the review webhook receiver gets: a new draft; a draft it holds withdrawn (the
+# customer unsubscribed); drafts it holds erased with their customer (ids only).
+DRAFT_CREATED = "draft.created"
+DRAFT_WITHDRAWN = "draft.withdrawn"
+DRAFTS_ERASED = "drafts.erased"
+
 SIGNATURE_HEADER = "X-Signature-SHA256"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 USER_AGENT = "personalize-review-webhook/0.1"

@@ -37,7 +37,7 @@ from engine.models import (
     Product,
     utcnow,
 )
-from engine.outbox import enqueue
+from engine.outbox import DRAFT_CREATED, enqueue
 from engine.voice import StoredVoiceGuide, current_voice
 
 log = logging.getLogger(__name__)
@@ -377,7 +377,7 @@ def _store(
                 enqueue(
                     session,
                     draft_id=draft_id,
-                    event="draft.created",
+                    event=DRAFT_CREATED,
                     payload={"draft": read.model_dump(mode="json", exclude={"delivery"})},
                     url=webhook_url,
                 )

@@ -2,10 +2,13 @@
 customer's waiting drafts out of the review queue, and no draft is ever stored for a customer
 without consent, not even one drafted while they unsubscribed."""
 
+import json
 from collections.abc import Sequence
+from datetime import timedelta
 
+import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from test_drafting_service import fact, shop
 from test_erasure import converse
 from test_lifecycle import AS_OF, customer
@@ -19,9 +22,12 @@ from engine.drafting.review import REVIEWABLE, approve, list_drafts
 from engine.drafting.service import NoConsentError, draft_one, run_campaign
 from engine.drafting.templates import TemplateDrafter
 from engine.errors import NotFoundError
-from engine.models import Draft, DraftEvent
+from engine.models import Draft, DraftEvent, WebhookDelivery, utcnow
 from engine.optouts import ALL_MARKETING
+from engine.outbox import deliver_due, signature_matches
 from engine.runtime import Services
+
+URL = "http://127.0.0.1:9/review"
 
 
 def statuses(db: Database) -> dict[str, str]:
@@ -137,3 +143,47 @@ def test_a_chat_unsubscribe_withdraws_waiting_drafts_when_processed(services: Se
     with db.read() as session:
         event = session.scalars(select(DraftEvent).where(DraftEvent.action == "withdrawn")).one()
     assert (event.actor, event.changes) == ("chat", {"reason": "asked in a chat"})
+
+
+def test_the_review_webhook_receiver_hears_of_withdrawn_drafts_it_holds(db: Database) -> None:
+    """A draft the receiver was sent is followed by a signed `draft.withdrawn` event; one it was
+    never sent is not sent at all."""
+    shop(db)
+    customer(db, "c4", subscribed_days_ago=1)
+    run_campaign(
+        db, drafter=TemplateDrafter(), kind="welcome", as_of=AS_OF, actor="t", webhook_url=URL
+    )
+    with db.read() as session:
+        ids = {d.customer_id: d.id for d in list_drafts(session)}
+    received: list[httpx.Request] = []
+    http = httpx.Client(
+        transport=httpx.MockTransport(lambda r: received.append(r) or httpx.Response(204))
+    )
+    # c2's draft reaches the receiver; c4's is still queued when c4 unsubscribes.
+    with db.write() as session:
+        session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.draft_id == ids["c4"])
+            .values(next_attempt_at=utcnow() + timedelta(hours=1))
+        )
+    deliver_due(db, client=http, secret="s")
+    assert {json.loads(r.content)["draft"]["id"] for r in received} >= {ids["c2"]}
+    assert ids["c4"] not in {json.loads(r.content)["draft"]["id"] for r in received}
+    received.clear()
+
+    with db.write() as session:
+        unsubscribe(session, customer_id="c2", actor="ops")
+        unsubscribe(session, customer_id="c4", actor="ops")
+    report = deliver_due(db, client=http, secret="s", now=utcnow() + timedelta(hours=2))
+
+    assert report.delivered == 1
+    (request,) = received
+    body = json.loads(request.content)
+    assert body["event"] == "draft.withdrawn"
+    assert body["draft"] == {"id": ids["c2"], "status": "withdrawn", "reason": "consent withdrawn"}
+    assert signature_matches(request.content, "s", request.headers["X-Signature-SHA256"])
+    with db.read() as session:
+        left = session.scalars(
+            select(WebhookDelivery.idempotency_key).where(WebhookDelivery.draft_id == ids["c4"])
+        ).all()
+    assert left == []  # never sent, so nothing to take back
