@@ -76,10 +76,12 @@ def forget(
 
 def unsubscribe_command(customer_id: CustomerArgument, as_json: JsonFlag = False) -> None:
     """Withdraw a customer's marketing consent; their drafts waiting for review are withdrawn."""
-    db = open_database(Settings())
+    settings = Settings()
+    db = open_database(settings)
     try:
         with db.write() as session:
             withdrawn = unsubscribe(session, customer_id=customer_id, actor="cli")
+        push_review_webhook(db, settings)  # the receiver hears of the drafts it holds
     except EngineError as error:
         fail(error)
     finally:
