@@ -1,5 +1,5 @@
 """SQL tables: customers, conversations, messages, orders, products, API keys, intents, facts,
-voice guides, drafts and their audit trail, the review webhook outbox, and erasures."""
+voice guides, drafts and their audit trail, the review webhook outbox, merges and erasures."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -19,6 +19,8 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
+from sqlalchemy import true as sa_true
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -112,6 +114,8 @@ class Message(Base):
     )
     role: Mapped[str] = mapped_column(String(16))
     text: Mapped[str] = mapped_column(Text)
+    # True when the text was longer than we keep (a long email): its first part is stored.
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     sent_at: Mapped[datetime] = mapped_column(index=True)
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -137,22 +141,33 @@ class Product(Base):
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+# An order counts as a purchase only while it is `placed`; a cancelled, voided, refunded or
+# test order is kept (the platform sent it) but never counts as something a customer bought.
+ORDER_STATUSES = ("placed", "cancelled", "voided", "refunded", "test")
+
+
 class Order(Base):
-    """A purchase by a customer."""
+    """A purchase by a customer (none when the platform sent an order with no buyer we can
+    identify: a guest order without an email)."""
 
     __tablename__ = "orders"
 
     id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    customer_id: Mapped[str] = mapped_column(
+    customer_id: Mapped[str | None] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )
     placed_at: Mapped[datetime] = mapped_column(index=True)
     currency: Mapped[str] = mapped_column(String(3))
     total: Mapped[Decimal] = mapped_column(Numeric(12, 2))
     source: Mapped[str] = mapped_column(String(100), default="api")
+    status: Mapped[str] = mapped_column(
+        String(16), default="placed", server_default="placed", index=True
+    )
+    # The platform's own last-change time, so a late, older update cannot undo a newer one.
+    source_updated_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    customer: Mapped[Customer] = relationship(back_populates="orders")
+    customer: Mapped[Customer | None] = relationship(back_populates="orders")
     items: Mapped[list["OrderItem"]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="OrderItem.position"
     )
@@ -171,6 +186,9 @@ class OrderItem(Base):
     category: Mapped[str | None] = mapped_column(String(200))
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[Decimal] = mapped_column(Numeric(12, 2))
+    # False for a line that is no product (a tip, a custom item): it never joins the catalog
+    # and never becomes a product the customer bought.
+    is_product: Mapped[bool] = mapped_column(Boolean, default=True, server_default=sa_true())
 
     order: Mapped[Order] = relationship(back_populates="items")
 
@@ -373,6 +391,23 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CustomerMerge(Base):
+    """The audit trail of merges: two profiles found to be one person (a chat contact who gave
+    the email of a known customer) became one; erased with the customer it was merged into."""
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    merged_id: Mapped[str] = mapped_column(String(128))
+    actor: Mapped[str] = mapped_column(String(200))
+    # Rows moved per table, and vectors moved in the store.
+    moved: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Erasure(Base):
