@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -22,9 +22,11 @@ from engine.models import (
     MessageIntent,
     Order,
     OrderItem,
+    Product,
     utcnow,
 )
 from engine.optouts import ALL_MARKETING, mentions
+from engine.spelling import FactSpeller, catalog_words
 
 Recency = Literal["0-30", "31-90", "91-180", "180+"]
 Frequency = Literal["none", "first_time", "repeat", "frequent", "vip"]
@@ -111,6 +113,9 @@ class KeptFact(BaseModel):
     span: tuple[int, int]
     said_at: datetime
     extractor: str
+    # Words of the value that are not English, not the catalog's, not written as a name and
+    # could not be corrected ("begginer"): a drafter leaves such a fact out of the email.
+    unknown_words: list[str] = Field(default_factory=list)
 
 
 class OptOut(BaseModel):
@@ -220,6 +225,7 @@ def build_context(
         session, customer_id=customer_id, as_of=as_of, topics=topics
     )
     facts, withheld_facts = _facts(rows, topics=topics)
+    facts = _spelled(session, facts, customer_id=customer_id, as_of=as_of)
     intents, withheld_intents = _intents(
         session, customer_id=customer_id, as_of=as_of, topics=topics
     )
@@ -379,6 +385,51 @@ def _facts(rows: list[tuple[Fact, str, str]], *, topics: list[str]) -> tuple[lis
         if len(facts) >= MAX_FACTS:
             break
     return facts, withheld
+
+
+def _spelled(
+    session: Session, facts: list[KeptFact], *, customer_id: str, as_of: datetime
+) -> list[KeptFact]:
+    """The facts with misspelt value words corrected (to an English word the customer wrote
+    elsewhere, or a catalog word) and the words nothing vouches for listed in `unknown_words`.
+    The stored fact and its quote stay as said; this is how a drafter may read the value."""
+    texts: list[str] | None = None
+
+    def own_texts() -> list[str]:
+        nonlocal texts
+        if texts is None:
+            texts = [
+                text
+                for text in session.scalars(
+                    select(Message.redacted_text).where(
+                        Message.customer_id == customer_id,
+                        Message.role == "customer",
+                        Message.sent_at <= as_of,
+                    )
+                )
+                if text
+            ]
+        return texts
+
+    speller = FactSpeller(catalog=lambda: _catalog_words(session), own_texts=own_texts)
+    spelled = []
+    for fact in facts:
+        value, unknown = speller.value(fact.value, quote=fact.quote)
+        if value != fact.value or unknown:
+            fact = fact.model_copy(update={"value": value, "unknown_words": unknown})
+        spelled.append(fact)
+    return spelled
+
+
+def _catalog_words(session: Session) -> frozenset[str]:
+    """The words of the catalog's product names and categories, read once per session (a
+    campaign builds many contexts in one)."""
+    cached = session.info.get("catalog_words")
+    if not isinstance(cached, frozenset):
+        rows = session.execute(select(Product.name, Product.category)).all()
+        cached = catalog_words(part for row in rows for part in row)
+        session.info["catalog_words"] = cached
+    return cached
 
 
 def _intents(

@@ -7,13 +7,14 @@ from dataclasses import dataclass
 
 from spacy.tokens import Token
 
-from engine.clauses import Clause, clause_head_above
+from engine.clauses import FILLERS, Clause, clause_head_above
 from engine.lexicon import (
     ABSTRACT,
     BUSINESSES,
     FUNCTION_VERBS,
     GROUPS,
     PEOPLE,
+    PLACEHOLDER_NOUNS,
     TROUBLE_STATES,
     TROUBLE_VERBS,
 )
@@ -63,6 +64,8 @@ class RuleMatch:
     polite_want: bool = False
     # "I'm thinking about a bike fit" names a product in mind, not a maybe.
     tentative: bool = False
+    # The noun the value is the phrase of, when it is one: it must name a thing (names_a_thing).
+    thing: Token | None = None
 
 
 PLAN_VERBS = frozenset(
@@ -104,8 +107,11 @@ def match_rule(clause: Clause) -> RuleMatch | None:
     """The first rule that finds a candidate fact in the clause, if any."""
     for rule in (_pain_point, _plan, _interest, _preference, _business_or_role, _uses):
         found = rule(clause)
-        if found is not None and found.value and found.value not in PRONOUNS:
-            return found
+        if found is None or not found.value or found.value in PRONOUNS:
+            continue
+        if found.thing is not None and not names_a_thing(found.thing, clause):
+            continue  # "I've got two", "I need something", "the cone one": no thing named
+        return found
     return None
 
 
@@ -203,6 +209,56 @@ def phrase(token: Token) -> str:
     return " ".join(t.lower_ for t in tokens[:MAX_VALUE_WORDS]).replace(" - ", "-").strip()
 
 
+# "One" stands for a thing said before: "the cone one", "a new one" point back at it.
+ANAPHORIC_ONE = frozenset({"one", "ones"})
+# Parts of speech that never name a thing on their own.
+NOT_A_THING_POS = frozenset({"PRON", "DET", "NUM", "CCONJ", "SCONJ", "ADP", "PART", "AUX"})
+
+
+def names_a_thing(token: Token, clause: Clause) -> bool:
+    """Whether the noun a value is made from names something a person would recognise: not a
+    number word, pronoun, determiner or indefinite ("two", "it", "something", "stuff", "a bag")
+    unless words that say what it is come with it ("something small", "a bag of the Ethiopian");
+    not a word describing an anaphoric "one" ("the cone one"); and inside the quote, so that the
+    value is not a fragment of a phrase cut off by it ("I got a cheap[, flimsy plastic set]")."""
+    quoted = {t.i for t in clause.quote_tokens}
+    if token.i not in quoted:
+        if token.lower_ not in FILLERS:
+            return False
+        # "a tattoo shop [lol]": the parser made a trailing filler the noun; the value is what
+        # the quote holds of the phrase.
+        return any(
+            c.dep_ in {"compound", "amod"} and c.i in quoted and names_a_thing(c, clause)
+            for c in token.children
+        )
+    following = token.nbor(1) if token.i + 1 < len(token.doc) else None
+    if following is not None and following.i in quoted:
+        if following.lower_ in ANAPHORIC_ONE:
+            return False  # "the cone one", "the 16gb one": which one, we do not know
+        if following.pos_ == "X":
+            return False  # the parser lost the rest of the phrase ("a hi vis tabard")
+    if token.lower_ in ANAPHORIC_ONE:
+        return False
+    if not (
+        token.like_num
+        or token.pos_ in NOT_A_THING_POS
+        or (token.is_stop and token.pos_ not in {"NOUN", "PROPN"})
+        or token.lower_ in PLACEHOLDER_NOUNS
+    ):
+        return True
+    # An indefinite names a thing only by the words that say what it is.
+    for child in token.children:
+        if child.i not in quoted:
+            continue
+        if child.dep_ in {"amod", "compound"} and names_a_thing(child, clause):
+            return True
+        if child.dep_ == "prep" and child.lower_ == "of":
+            of = _child(child, "pobj")
+            if of is not None and names_a_thing(of, clause):
+                return True
+    return False
+
+
 def _of_phrase(token: Token) -> list[Token]:
     """Keep "of" phrases of a noun ("a bag of the Ethiopian") in its value."""
     extra: list[Token] = []
@@ -287,8 +343,9 @@ def _concrete(token: Token | None) -> bool:
     lower = token.lower_
     if token.pos_ not in {"NOUN", "PROPN", "NUM", "ADJ"} and lower not in {"something", "anything"}:
         return False
-    if lower in {"something", "anything", "stuff", "things", "one", "ones"}:
-        # "something small for the van", "chocolatey nutty stuff" say what they want
+    if lower in {"something", "anything", "stuff", "things"}:
+        # "something small for the van", "chocolatey nutty stuff" say what they want ("the
+        # blue one" only points back at something said before)
         return any(child.dep_ in {"amod", "relcl", "acl", "compound"} for child in token.children)
     if lower in PEOPLE or lower in GROUPS or lower in PRONOUNS:
         return token.pos_ == "PROPN" and lower not in PEOPLE
@@ -453,42 +510,48 @@ def _interest(clause: Clause) -> RuleMatch | None:
             target = _verb_target(xcomp)  # "we're looking to set up a trade account"
         if _concrete(target):
             assert target is not None
-            return RuleMatch("interest", phrase(target), "interest.looking_for")
+            return RuleMatch("interest", phrase(target), "interest.looking_for", thing=target)
     if lemma == "think" and head.tag_ == "VBG":
         # "I'm thinking about a bike fit": a product in mind (thinking about *doing* something
         # stays a maybe).
         target = _prep_object(head, "about", "of")
         if _concrete(target) and target is not None and target.tag_ != "VBG":
-            return RuleMatch("interest", phrase(target), "interest.thinking_about", tentative=True)
+            return RuleMatch(
+                "interest", phrase(target), "interest.thinking_about", tentative=True, thing=target
+            )
     state = _child(head, "acomp") if lemma == "be" else head if head.pos_ == "ADJ" else None
     if state is not None and state.lemma_ in {"interested", "keen"}:
         target = _prep_object(state, "in", "on")
         if _concrete(target):
             assert target is not None
-            return RuleMatch("interest", phrase(target), "interest.interested_in")
+            return RuleMatch("interest", phrase(target), "interest.interested_in", thing=target)
     if lemma == "be":
         target = _prep_object(head, "after")
         if _concrete(target):
             assert target is not None
-            return RuleMatch("interest", phrase(target), "interest.after")
+            return RuleMatch("interest", phrase(target), "interest.after", thing=target)
     auxes = {c.lemma_ for c in head.children if c.dep_ == "aux"}
     polite = "would" in auxes
     if lemma in INTEREST_VERBS or (polite and lemma in {"like", "love"}):
         target = _direct_object(clause)
         if _concrete(target):
             assert target is not None
-            return RuleMatch("interest", phrase(target), "interest.want", polite_want=polite)
+            return RuleMatch(
+                "interest", phrase(target), "interest.want", polite_want=polite, thing=target
+            )
         xcomp = _child(head, "xcomp")
         if xcomp is not None and xcomp.lemma_ in TRY_VERBS:
             target = _verb_target(xcomp)
             if _concrete(target):
                 assert target is not None
-                return RuleMatch("interest", phrase(target), "interest.want_to", polite_want=polite)
+                return RuleMatch(
+                    "interest", phrase(target), "interest.want_to", polite_want=polite, thing=target
+                )
     if auxes & {"will"} and lemma in PURCHASE_VERBS:
         target = _direct_object(clause)
         if _concrete(target):
             assert target is not None
-            return RuleMatch("interest", phrase(target), "interest.will_buy")
+            return RuleMatch("interest", phrase(target), "interest.will_buy", thing=target)
     return None
 
 
@@ -501,35 +564,41 @@ def _preference(clause: Clause) -> RuleMatch | None:
         target = _direct_object(clause)
         if _concrete(target):
             assert target is not None
-            return RuleMatch("preference", run_phrase(target, clause), "preference.love")
+            return RuleMatch(
+                "preference", run_phrase(target, clause), "preference.love", thing=target
+            )
         xcomp = _child(head, "xcomp")
         if xcomp is not None and xcomp.pos_ == "VERB":
             return RuleMatch("preference", tail(clause, xcomp), "preference.love_doing")
     if kind == "self" and lemma == "do":
         target = _direct_object(clause)
         if target is not None and target.lower_.endswith("ing") and _concrete(target):
-            return RuleMatch("preference", run_phrase(target, clause), "preference.do")
+            return RuleMatch(
+                "preference", run_phrase(target, clause), "preference.do", thing=target
+            )
     habit = any(c.lower_ in HABIT_ADVERBS for c in head.children) or lemma == "drink"
     if kind == "self" and lemma in HABIT_VERBS and habit:
         target = _direct_object(clause)
         if _concrete(target):
             assert target is not None
-            return RuleMatch("preference", run_phrase(target, clause), "preference.habit")
+            return RuleMatch(
+                "preference", run_phrase(target, clause), "preference.habit", thing=target
+            )
     if lemma == "be":
         attr = _child(head, "attr")
         subject = clause.subject
         # "oat milk is my go-to", "my favourite is the Ethiopian"
         if attr is not None and _favourite(attr) and _mine(attr) and _concrete(subject):
             assert subject is not None
-            return RuleMatch("preference", phrase(subject), "preference.favourite")
+            return RuleMatch("preference", phrase(subject), "preference.favourite", thing=subject)
         if subject is not None and _favourite(subject) and _mine(subject) and _concrete(attr):
             assert attr is not None
-            return RuleMatch("preference", phrase(attr), "preference.favourite")
+            return RuleMatch("preference", phrase(attr), "preference.favourite", thing=attr)
         if kind == "self" and attr is not None and attr.lemma_ == "fan":
             target = _prep_object(attr, "of")
             if _concrete(target):
                 assert target is not None
-                return RuleMatch("preference", phrase(target), "preference.fan")
+                return RuleMatch("preference", phrase(target), "preference.fan", thing=target)
         if kind == "self":
             state = _child(head, "acomp")
             target = _prep_object(head, "into")
@@ -542,7 +611,7 @@ def _preference(clause: Clause) -> RuleMatch | None:
                 )
             if _concrete(target):
                 assert target is not None
-                return RuleMatch("preference", phrase(target), "preference.into")
+                return RuleMatch("preference", phrase(target), "preference.into", thing=target)
     return None
 
 
@@ -584,32 +653,32 @@ def _business_or_role(clause: Clause) -> RuleMatch | None:
             and _indefinite(target)
             and lemma != "own"
         ):
-            return RuleMatch("business", phrase(target), f"business.{lemma}")
+            return RuleMatch("business", phrase(target), f"business.{lemma}", thing=target)
     if lemma == "take" and _child(head, "prt") is not None and _concrete(target):
         assert target is not None
         if _is_business(target):
-            return RuleMatch("business", phrase(target), "business.took_over")
+            return RuleMatch("business", phrase(target), "business.took_over", thing=target)
     if lemma == "sell" and _concrete(target):
         assert target is not None
-        return RuleMatch("business", phrase(target), "business.sell")
+        return RuleMatch("business", phrase(target), "business.sell", thing=target)
     if lemma == "have" and target is not None and _is_business(target):
-        return RuleMatch("business", phrase(target), "business.have")
+        return RuleMatch("business", phrase(target), "business.have", thing=target)
     if lemma == "work":
         role = _prep_object(head, "as")
         if _concrete(role):
             assert role is not None
-            return RuleMatch("role", phrase(role), "role.work_as")
+            return RuleMatch("role", phrase(role), "role.work_as", thing=role)
         place = _prep_object(head, "at", "for", "in")
         if _concrete(place):
             assert place is not None
             category = "business" if _is_business(place) else "role"
-            return RuleMatch(category, phrase(place), "role.work_at")
+            return RuleMatch(category, phrase(place), "role.work_at", thing=place)
     self_employed = head.lemma_ == "employ" and any(c.lower_ == "self" for c in head.children)
     if subject is not None and subject.lower_ == "i" and self_employed:  # "I'm self employed"
         return RuleMatch("role", tail(clause, head.doc[head.i - 1]), "role.self_employed")
     if lemma == "teach" and _concrete(target):
         assert target is not None
-        return RuleMatch("role", "teach " + run_phrase(target, clause), "role.teach")
+        return RuleMatch("role", "teach " + run_phrase(target, clause), "role.teach", thing=target)
     if lemma == "be" and subject is not None and subject.lower_ == "i":
         state = _child(head, "acomp", "advmod")
         if state is not None and state.lower_ in WORKING_STATES:
@@ -626,14 +695,14 @@ def _business_or_role(clause: Clause) -> RuleMatch | None:
             place = _prep_object(attr, "of")
             if _concrete(place):
                 assert place is not None
-                return RuleMatch("business", phrase(place), "business.owner_of")
-            return RuleMatch("role", phrase(attr), "role.owner")
+                return RuleMatch("business", phrase(place), "business.owner_of", thing=place)
+            return RuleMatch("role", phrase(attr), "role.owner", thing=attr)
         if not _concrete(attr):
             return None
         if attr.lemma_ in BUSINESSES or (subject.lower_ == "we" and _is_business(attr)):
-            return RuleMatch("business", run_phrase(attr, clause), "business.we_are")
+            return RuleMatch("business", run_phrase(attr, clause), "business.we_are", thing=attr)
         if subject.lower_ in {"i", "job", "role"}:
-            return RuleMatch("role", phrase(attr), "role.i_am")
+            return RuleMatch("role", phrase(attr), "role.i_am", thing=attr)
     return None
 
 
@@ -671,12 +740,12 @@ def _uses(clause: Clause) -> RuleMatch | None:
             return None  # "I get..." is a habit, "I got a Gaggia" a thing they own
         if _concrete(target) and not (target is not None and _is_business(target)):
             assert target is not None
-            return RuleMatch("uses", phrase(target), f"uses.{lemma}")
+            return RuleMatch("uses", phrase(target), f"uses.{lemma}", thing=target)
     if lemma in BREW_VERBS:
         target = _prep_object(head, "with", "on", "in", "using", "through")
         if _concrete(target):
             assert target is not None
-            return RuleMatch("uses", phrase(target), "uses.brew_with")
+            return RuleMatch("uses", phrase(target), "uses.brew_with", thing=target)
     if lemma == "be":
         target = _prep_object(head, "on")
         if (
@@ -691,5 +760,5 @@ def _uses(clause: Clause) -> RuleMatch | None:
                 "contract",
             }
         ):
-            return RuleMatch("uses", phrase(target), "uses.on_plan")
+            return RuleMatch("uses", phrase(target), "uses.on_plan", thing=target)
     return None

@@ -335,6 +335,9 @@ class FactExtractor:
         # an opt-out's topic is the pattern's own reading ("all marketing email").
         if category != "opt_out":
             value = " ".join(word for word in value.split() if word in quote_words)
+            vocab = self.nlp.vocab
+            if all(vocab[word].is_stop or vocab[word].like_num for word in value.split()):
+                return  # what is left names nothing: "one" of "the 16gb one", "two"
         if not value or any(f.category == category and f.value == value for f in result.facts):
             return
         result.facts.append(

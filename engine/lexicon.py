@@ -467,3 +467,22 @@ TROUBLE_STATES = frozenset(
     scuffed leaky sticky stiff uncomfortable rattly
     """.split()
 )
+
+# Nouns that stand in for a thing without naming it ("the item", "some stuff") or measure it
+# ("a bag", "a couple"): a fact's value is never only one of these (spaCy's stop words and
+# number-likes already cover the pronouns, determiners and number words: "it", "one", "two").
+PLACEHOLDER_NOUNS = frozenset(
+    """
+    stuff thing things item items product products piece pieces bit bits lot lots kind kinds
+    sort sorts type types amount bag bags box boxes pack packs packet packets couple bunch
+    """.split()
+)
+
+# Everyday words of shops and chat that the English word list (pyspellchecker) lacks; with the
+# lexicons above they are words, not misspellings.
+EVERYDAY_WORDS = frozenset(
+    """
+    admin app apps barista baristas cafe cafes wifi tech ebike ebikes smartphone smartphones
+    matcha chai kombucha hoodie hoodies kg ml cm mm km lb lbs oz
+    """.split()
+)

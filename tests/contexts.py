@@ -28,8 +28,10 @@ def kept_fact(
     conversation_id: str = "c-1",
     span: tuple[int, int] | None = None,
     extractor: str = "rules",
+    unknown_words: Sequence[str] = (),
 ) -> KeptFact:
-    """A kept fact; its message is m-<id> and its span the whole quote unless given."""
+    """A kept fact; its message is m-<id> and its span the whole quote unless given;
+    `unknown_words` are the value's words nothing vouches for (as build_context marks them)."""
     return KeptFact(
         id=fact_id,
         category=category,
@@ -40,6 +42,7 @@ def kept_fact(
         span=span if span is not None else (0, len(quote)),
         said_at=said_at,
         extractor=extractor,
+        unknown_words=list(unknown_words),
     )
 
 

@@ -156,6 +156,7 @@ async def patch_draft(
             catalog=load_catalog(session),
             checks=voice.checks,
             business=voice.business,
+            voice=voice,
             blocked_texts=blocked_texts(session, customer_ids=[customer_id]).get(customer_id, []),
         )
 

@@ -14,7 +14,8 @@ from engine.drafting.base import Catalog, DraftContent
 from engine.gate import PLACEHOLDER, sensitive_spans
 from engine.optouts import mentions
 from engine.redact import redact
-from engine.voice import VoiceChecks, lint
+from engine.spelling import catalog_words, unknown_words, words
+from engine.voice import VoiceChecks, VoiceGuide, lint
 
 ProblemCode = Literal[
     "unknown_fact",
@@ -25,6 +26,7 @@ ProblemCode = Literal[
     "unknown_product",
     "evidence",
     "voice",
+    "spelling",
 ]
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
@@ -57,12 +59,15 @@ def check_draft(
     blocked_texts: Sequence[str] = (),
     email: str | None = None,
     business: str | None = None,
+    voice: VoiceGuide | None = None,
 ) -> list[Problem]:
     """Every problem of the draft; an empty list means it may go to review as it is.
 
     `blocked_texts` are the customer's messages in which the gate blocked something;
     `email` is the customer's address, which a draft never repeats; `business` is the shop's
-    own name, which never counts as mentioning an opted-out topic ("coffee" in "... Coffee Co.")."""
+    own name, which never counts as mentioning an opted-out topic ("coffee" in "... Coffee Co.");
+    the words of `voice` (the guide in use: its business name, sign-off and samples) and of
+    `business` are never misspellings."""
     text = f"{content.subject}\n{content.preheader}\n{content.body}"
     problems = _facts(content, context)
     problems += _pii(text, email)
@@ -83,6 +88,7 @@ def check_draft(
         )
     problems += _products(content, context, catalog)
     problems += _evidence(content, text)
+    problems += _spelling(text, context, catalog, voice, business)
     problems += [
         Problem(code="voice", message=v.message, excerpt=v.excerpt)
         for v in lint(
@@ -207,3 +213,56 @@ def _evidence(content: DraftContent, text: str) -> list[Problem]:
         for evidence in content.evidence
         if evidence.sentence.strip() not in text
     ]
+
+
+def _spelling(
+    text: str,
+    context: CustomerContext,
+    catalog: Catalog,
+    voice: VoiceGuide | None,
+    business: str | None,
+) -> list[Problem]:
+    """Words that are not English, unless the draft may say them: the customer's first name, the
+    voice guide's own words, product names and categories, and the words of kept facts that
+    nothing left in doubt (a fact's `unknown_words` are misspellings here too)."""
+    vouched = set(_catalog_words(catalog)) | set(_voice_words(voice))
+    vouched.update(words(f"{context.first_name or ''} {business or ''}"))
+    for product in context.orders.products:
+        vouched.update(words(f"{product.name} {product.category or ''}"))
+    for fact in context.facts:
+        vouched.update(w for w in words(fact.value) if w not in fact.unknown_words)
+    return [
+        Problem(
+            code="spelling",
+            message=f"{word!r} is not an English word, a product's or the customer's: a "
+            "misspelling?",
+            excerpt=word,
+        )
+        for word in unknown_words(text, vouched=vouched)
+    ]
+
+
+# The last catalog and voice guide read, with their words: a campaign checks every draft
+# against the same ones, and reading 200 product names per draft would cost more than the rest.
+_last_catalog: tuple[Catalog, frozenset[str]] | None = None
+_last_voice: tuple[VoiceGuide, frozenset[str]] | None = None
+
+
+def _catalog_words(catalog: Catalog) -> frozenset[str]:
+    global _last_catalog
+    last = _last_catalog
+    if last is None or last[0] is not catalog:
+        names = [part for p in catalog.products for part in (p.name, p.category)]
+        last = _last_catalog = (catalog, catalog_words(names))
+    return last[1]
+
+
+def _voice_words(voice: VoiceGuide | None) -> frozenset[str]:
+    global _last_voice
+    if voice is None:
+        return frozenset()
+    last = _last_voice
+    if last is None or last[0] is not voice:
+        said = " ".join([voice.business, voice.sign_off, *voice.samples])
+        last = _last_voice = (voice, frozenset(words(said)))
+    return last[1]

@@ -15,7 +15,7 @@ from engine.drafting.grounding import Problem, check_draft
 from engine.errors import ConflictError, NotFoundError
 from engine.models import DRAFT_STATES, Customer, Draft, DraftEvent, utcnow
 from engine.outbox import DeliveryState, delivery_states
-from engine.voice import VoiceChecks
+from engine.voice import VoiceChecks, VoiceGuide
 
 REVIEWABLE = ("pending_review", "needs_attention")
 
@@ -313,6 +313,7 @@ def edit(
     checks: VoiceChecks,
     blocked_texts: Sequence[str],
     business: str | None = None,
+    voice: VoiceGuide | None = None,
 ) -> None:
     """Change a draft's subject, preheader or body; the original stays, the change is audited,
     and the grounding check runs again on the new text."""
@@ -358,6 +359,7 @@ def edit(
         blocked_texts=blocked_texts,
         email=customer.email if customer else None,
         business=business,
+        voice=voice,
     )
     draft.evidence = kept
     draft.fact_ids = content.fact_ids

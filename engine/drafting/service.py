@@ -331,6 +331,7 @@ def _attempt(drafter: Drafter, jobs: list[_Job]) -> None:
             blocked_texts=job.blocked,
             email=job.email,
             business=job.request.voice.business,
+            voice=job.request.voice,
         )
 
 

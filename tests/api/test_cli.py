@@ -183,6 +183,7 @@ def every_template_draft_passes_the_grounding_check(home: Path) -> tuple[int, li
                         blocked_texts=blocked.get(customer_id, []),
                         email=email,
                         business=voice.business,
+                        voice=voice,
                     )
                     drafted += 1
                     problems += [(customer_id, kind, step, p.message, p.excerpt) for p in found]

@@ -830,3 +830,61 @@ def test_sentences_not_parsed_are_negated_only_by_a_negation(
 ) -> None:
     """Counting by words: "want", "meant" and "front" end in "nt" but negate nothing."""
     assert blocked_without_parsing(sentence) == reason
+
+
+THING_CATEGORIES = ("business", "role", "uses", "preference", "interest")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        # a number word, a determiner, an indefinite, a pronoun: no thing named
+        "I've got two",
+        "i only got 6",
+        "we got a few",
+        "I want more",
+        "need 4 of them",
+        "I need something done about this",
+        "I need the stuff I ordered!",
+        "i want the item",
+        # a measure without what it measures
+        "I'll try a bag",
+        "I'll grab a bag of each",
+        # a word describing an anaphoric "one": which one is not said
+        "I use the cone one",
+        "i want the samsung one",
+        "I got the 16gb one yesterday",
+        "personally i love the black ones",
+        "I'm after a new one",
+        # a fragment: the parser lost the noun, or the quote cut it off
+        "i bought a hi vis tabard",
+        "I got a cheap, flimsy plastic set",
+    ],
+)
+def test_a_value_that_names_no_thing_is_not_kept(fact_extractor: FactExtractor, raw: str) -> None:
+    """A kept value is a thing a person would recognise; a candidate whose value is not one is
+    dropped, and not counted as blocked (the gate did not block it: nothing was found)."""
+    _, result = extract(fact_extractor, raw)
+    assert [f for f in result.facts if f.category in THING_CATEGORIES] == []
+    assert not result.blocked
+
+
+@pytest.mark.parametrize(
+    ("raw", "category", "value"),
+    [
+        ("I'm looking for something small", "interest", "something small"),
+        ("just want something smooth", "interest", "something smooth"),
+        ("I'll take a bag of the Colombian", "interest", "bag of colombian"),
+        ("we own two barbershops in queens", "business", "two barbershops"),
+        ("ive got 3 bikes in the house", "uses", "3 bikes"),
+        ("we brew with a cone", "uses", "cone"),
+        ("think youve got me mixed up, i run a tattoo shop lol", "business", "tattoo shop"),
+    ],
+)
+def test_a_number_an_indefinite_or_a_measure_with_its_thing_is_kept(
+    fact_extractor: FactExtractor, raw: str, category: str, value: str
+) -> None:
+    """What says what the thing is keeps the value: "something small", "a bag of the Colombian",
+    "two barbershops"; a filler the parser took for the noun ("lol") does not lose the shop."""
+    _, result = extract(fact_extractor, raw)
+    assert [(f.category, f.value) for f in result.facts] == [(category, value)]

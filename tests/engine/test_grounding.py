@@ -232,3 +232,59 @@ def test_the_business_name_never_counts_as_an_opted_out_topic() -> None:
     }
     assert {p.code for p in check_draft(**common)} == {"opt_out"}  # type: ignore[arg-type]
     assert check_draft(**common, business="Kettle & Crumb Coffee Co.") == []  # type: ignore[arg-type]
+
+
+def test_a_misspelt_word_is_caught_with_the_word() -> None:
+    problems = check(with_sentence("Thanks for being such a loyal custommer."))
+    assert [(p.code, p.excerpt) for p in problems] == [("spelling", "custommer")]
+
+
+def test_names_products_the_voice_and_kept_fact_words_are_not_misspellings() -> None:
+    """The customer's first name, the voice guide's own words, product names and the words of
+    kept facts nothing left in doubt may be said; a fact's doubtful word may not."""
+    voice = DEFAULT_GUIDE.model_copy(
+        update={"business": "Kettle & Crumb Coffee Co.", "sign_off": "Priya at the roastery"}
+    )
+    ctx = context().model_copy(
+        update={
+            "first_name": "Siobhan",
+            "facts": [
+                *context().facts,
+                kept_fact(
+                    fact_id=8,
+                    category="uses",
+                    value="gaggia",
+                    quote="just got a Gaggia",
+                    said_at=WHEN,
+                ),
+                kept_fact(
+                    fact_id=9,
+                    category="role",
+                    value="total begginer",
+                    quote="im a total begginer",
+                    said_at=WHEN,
+                    unknown_words=["begginer"],
+                ),
+            ],
+        }
+    )
+    content = clean(
+        body="Hi Siobhan,\n\nHow's the Gaggia? The Hario V60 Dripper makes a good second brewer."
+        "\n\nPriya at the roastery",
+        evidence=[],
+        fact_ids=[],
+        products=["Hario V60 Dripper"],
+    )
+    common = {"context": ctx, "catalog": CATALOG, "checks": DEFAULT_GUIDE.checks}
+    assert check_draft(content=content, voice=voice, **common) == []  # type: ignore[arg-type]
+    # Without the voice guide, its sign-off's name is a word like any other.
+    assert [p.excerpt for p in check_draft(content=content, **common)] == ["priya"]  # type: ignore[arg-type]
+    beginner = clean(
+        body="Hi Siobhan,\n\nAs a total begginer, start with the Hario V60 Dripper.\n\nThe team",
+        evidence=[],
+        fact_ids=[],
+        products=["Hario V60 Dripper"],
+    )
+    assert [(p.code, p.excerpt) for p in check_draft(content=beginner, **common)] == [  # type: ignore[arg-type]
+        ("spelling", "begginer")
+    ]

@@ -89,8 +89,9 @@ class Reader:
         self.bought_skus = {p.sku for p in self.bought}
         self.facts: dict[str, list[KeptFact]] = {}
         for fact in context.facts:
-            # The context already withholds these; a drafter checks again all the same.
-            if not self.opted_out(fact.value):
+            # The context already withholds these; a drafter checks again all the same. A value
+            # with a word nothing vouches for ("begginer") is left out, as rough ones are.
+            if not fact.unknown_words and not self.opted_out(fact.value):
                 self.facts.setdefault(fact.category, []).append(fact)
         # Products already named, so no two lines point at the same one.
         self.named: set[str] = set()
