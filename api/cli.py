@@ -87,6 +87,7 @@ def report_import(kind: str, path: Path, summary: ImportSummary, *, as_json: boo
                 "imported": summary.imported,
                 "duplicates": summary.duplicates,
                 "rejected": summary.rejected,
+                "truncated": summary.truncated,
                 "errors": errors,
             }
         )
@@ -101,6 +102,8 @@ def report_import(kind: str, path: Path, summary: ImportSummary, *, as_json: boo
     console.print(
         f"{kind}: [green]{summary.imported} imported[/], {summary.duplicates} duplicates, "
         f"[{'red' if summary.rejected else 'green'}]{summary.rejected} rejected[/]"
+        # Messages over 20,000 characters, stored as their first part.
+        + (f", {summary.truncated} messages truncated" if summary.truncated else "")
     )
 
 
@@ -362,8 +365,16 @@ def search(
 ) -> None:
     """Customers asking about something, each with a score and their own words as evidence."""
     from engine.runtime import load_encoder, open_vector_store
-    from engine.search import search_customers
+    from engine.search import refusal, search_customers
 
+    refused = refusal(query)
+    if refused is not None:
+        # Said before any model loads: nothing a customer said about it is kept to search.
+        if as_json:
+            print_json({"query": query, "customers": [], "refused": True, "reason": refused})
+        else:
+            console.print(f"Nobody: {refused}.")
+        return
     # Only what a search reads: the intent model and the parser would add seconds to load.
     settings = Settings()
     db = open_database(settings)
@@ -377,8 +388,8 @@ def search(
                     query=query,
                     encoder=encoder,
                     store=store,
-                    since=aware(since),
-                    until=aware(until),
+                    since=aware(since, option="--since"),
+                    until=aware(until, option="--until"),
                     limit=limit,
                 )
         finally:
@@ -386,7 +397,14 @@ def search(
     finally:
         db.dispose()
     if as_json:
-        print_json({"query": query, "customers": [asdict(m) for m in matches]})
+        print_json(
+            {
+                "query": query,
+                "customers": [asdict(m) for m in matches],
+                "refused": False,
+                "reason": None,
+            }
+        )
         return
     print_matches(console, query, matches)
 
@@ -425,7 +443,9 @@ def context(
     db = open_database(Settings())
     try:
         with db.read() as session:
-            found = build_context(session, customer_id=customer_id, as_of=aware(as_of))
+            found = build_context(
+                session, customer_id=customer_id, as_of=aware(as_of, option="--as-of")
+            )
     except EngineError as error:
         fail(error)
     finally:

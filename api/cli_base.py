@@ -10,7 +10,8 @@ import typer
 from rich.console import Console
 
 from engine.db import Database
-from engine.errors import EngineError
+from engine.errors import EngineError, InvalidInput
+from engine.models import time_out_of_range
 from engine.outbox import deliver_due
 from engine.settings import Settings, reveal
 
@@ -43,11 +44,17 @@ def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
 
-def aware(value: datetime | None) -> datetime | None:
-    """Dates typed on the command line without a zone are taken as UTC."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+def aware(value: datetime | None, *, option: str) -> datetime | None:
+    """A date typed on the command line, without a zone taken as UTC; one the store cannot
+    hold ends the command naming the option."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    problem = time_out_of_range(value)
+    if problem:
+        fail(InvalidInput(problem, field=option))
+    return value
 
 
 def push_review_webhook(db: Database, settings: Settings) -> None:

@@ -22,13 +22,22 @@ def register(app: typer.Typer) -> None:
 def forget(
     customer_id: CustomerArgument,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask first.")] = False,
+    vacuum_full: Annotated[
+        bool,
+        typer.Option(
+            "--vacuum-full",
+            help="PostgreSQL: then rewrite the tables their rows were in (VACUUM (FULL), which "
+            "locks each table while it runs), so the bytes leave the table files at once.",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Erase a customer everywhere: chats, facts, intents, orders, drafts with their review
-    history and webhook deliveries, and vectors. Records that an erasure happened, not whose."""
+    history and webhook deliveries, and vectors (purged from the embedded store's files).
+    Records that an erasure happened, not whose."""
     # Imported here: the vector store's clients take seconds to import, and the other commands
     # do not need them.
-    from engine.erasure import forget_customer
+    from engine.erasure import forget_customer, vacuum_full_tables
     from engine.runtime import open_existing_vector_store
 
     settings = Settings()
@@ -52,6 +61,7 @@ def forget(
             if store is not None:
                 store.close()
         push_review_webhook(db, settings)
+        rewritten = vacuum_full_tables(db, tables=report.removed) if vacuum_full else []
     except EngineError as error:
         fail(error)
     finally:
@@ -63,12 +73,15 @@ def forget(
                 "removed": report.removed,
                 "audit_id": report.audit_id,
                 "notified_drafts": report.notified_drafts,
+                "vacuumed": rewritten,
             }
         )
         return
     parts = ", ".join(f"{count} {table}" for table, count in report.removed.items() if count)
     console.print(f"Erased customer {customer_id}: {parts or 'nothing left to remove'}.")
     console.print(f"Audit row {report.audit_id} records that it happened (not whose).")
+    if rewritten:
+        console.print(f"Rewrote {', '.join(rewritten)} (VACUUM (FULL)).")
     if report.notified_drafts:
         ids = ", ".join(f"#{draft_id}" for draft_id in report.notified_drafts)
         console.print(f"The review webhook receiver is told to erase drafts {ids}.")

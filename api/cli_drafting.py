@@ -120,7 +120,7 @@ def draft(
             drafter=build_drafter(settings),
             customer_id=customer_id,
             kind=kind,
-            as_of=aware(as_of),
+            as_of=aware(as_of, option="--as-of"),
             actor=CLI_ACTOR,
             webhook_url=settings.review_webhook_url,
         )
@@ -144,7 +144,9 @@ def campaign_run(kind: KindOption, as_of: AsOfOption = None, as_json: JsonFlag =
     settings = Settings()
     db = open_database(settings)
     try:
-        report = _run_with_progress(db, settings, kind=kind, as_of=aware(as_of), quiet=as_json)
+        report = _run_with_progress(
+            db, settings, kind=kind, as_of=aware(as_of, option="--as-of"), quiet=as_json
+        )
         push_review_webhook(db, settings)
     except EngineError as error:
         fail(error)

@@ -22,7 +22,15 @@ from engine.drafting.base import KINDS
 from engine.drafting.review import REVIEWABLE, DraftRead, list_drafts
 from engine.drafting.service import CampaignReport, run_campaign
 from engine.intents import IntentCount, list_intents
-from engine.models import BlockedCandidate, Customer, Fact, Message, Order, OrderItem
+from engine.models import (
+    PURCHASED,
+    BlockedCandidate,
+    Customer,
+    Fact,
+    Message,
+    Order,
+    OrderItem,
+)
 from engine.runtime import build_drafter, build_services
 from engine.search import CustomerMatch, search_customers
 from engine.settings import Settings
@@ -141,12 +149,16 @@ def run_demo(*, home: Path, on_step: Callable[[str], None] | None = None) -> Dem
             )
             revenue = dict(
                 session.execute(
-                    select(Order.currency, func.sum(Order.total)).group_by(Order.currency)
+                    select(Order.currency, func.sum(Order.total))
+                    .where(PURCHASED)
+                    .group_by(Order.currency)
                 ).all()
             )
             units = func.sum(OrderItem.quantity)
             top = session.execute(
                 select(OrderItem.name, units)
+                .join(Order, Order.id == OrderItem.order_id)
+                .where(PURCHASED, OrderItem.is_product.is_(True))
                 .group_by(OrderItem.name)
                 .order_by(units.desc())
                 .limit(5)

@@ -1,4 +1,5 @@
-"""A guard in front of every route: bodies over the size limit get 413, non-UTF-8 JSON 422."""
+"""A guard in front of every route: bodies over the size limit get 413, non-UTF-8 or too deeply
+nested JSON 422."""
 
 import json
 from typing import Any
@@ -43,10 +44,16 @@ class BodyGuard:
         body = b"".join(chunks)
         if b"json" in headers.get(b"content-type", b"application/json"):
             try:
-                body.decode("utf-8")
+                text = body.decode("utf-8")
             except UnicodeDecodeError as error:
                 await self._refuse(
                     send, 422, "invalid", f"body is not valid UTF-8 (byte {error.start})", "body"
+                )
+                return
+            if _nested_too_deeply(text):
+                # FastAPI would answer 400 with no field; every other unreadable body is a 422.
+                await self._refuse(
+                    send, 422, "invalid", "body is not valid JSON: nested too deeply", "body"
                 )
                 return
         replayed = False
@@ -77,3 +84,22 @@ class BodyGuard:
             }
         )
         await send({"type": "http.response.body", "body": data})
+
+
+# Python's JSON parser gives up near a thousand levels (RecursionError), which FastAPI answers
+# with a bare 400. A body with fewer opening brackets than this cannot nest that deep, so only
+# bodies with many brackets are parsed a second time here.
+_CHECK_DEPTH_OVER_BRACKETS = 500
+
+
+def _nested_too_deeply(text: str) -> bool:
+    """Whether a JSON body nests deeper than Python's parser can read."""
+    if text.count("[") + text.count("{") <= _CHECK_DEPTH_OVER_BRACKETS:
+        return False
+    try:
+        json.loads(text)
+    except RecursionError:
+        return True
+    except ValueError:
+        return False  # not JSON at all: the route says so, naming the body
+    return False

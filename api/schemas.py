@@ -16,15 +16,29 @@ class MessageAccepted(BaseModel):
     conversation_id: str
     customer_id: str
     duplicate: bool
+    # True when the text was longer than 20,000 characters: its first part is what is stored.
+    truncated: bool = False
 
 
 class TranscriptAccepted(BaseModel):
-    """A transcript stored: how many messages were new, how many known."""
+    """A transcript stored: how many messages were new, how many known, how many cut."""
 
     conversation_id: str
     customer_id: str
     stored: int
     duplicates: int
+    # Messages of the transcript whose text was longer than 20,000 characters: their first
+    # part is what is stored.
+    truncated: int = 0
+
+
+class ContactLearned(BaseModel):
+    """A Chatwoot contact change applied to the profile we hold of the contact."""
+
+    # None: we hold no profile of this contact (one starts with a chat or an order).
+    customer_id: str | None
+    # Profiles this change showed to be the same person, merged into `customer_id`.
+    merged: list[str]
 
 
 class CustomerAccepted(BaseModel):
@@ -54,11 +68,17 @@ class CustomerErased(BaseModel):
 
 
 class OrderAccepted(BaseModel):
-    """An order stored (or already known)."""
+    """An order stored (or already known), with its status now."""
 
     order_id: str
-    customer_id: str
+    # None: an order with no buyer we can identify (a POS sale without a customer or email).
+    customer_id: str | None
     duplicate: bool
+    # Only a `placed` order is a purchase.
+    status: str
+    # Drafts waiting for review that this delivery withdrew: the post-purchase drafts of an
+    # order that stopped being a purchase, or all of a buyer's who unsubscribed.
+    drafts_withdrawn: int = 0
 
 
 class WebhookIgnored(BaseModel):
@@ -81,7 +101,9 @@ class StatusRead(BaseModel):
 
 
 class EvidenceRead(BaseModel):
-    """A sentence the customer wrote (PII redacted) that matches the query."""
+    """A sentence the customer wrote that matches the query. Never one holding personal data
+    (even redacted), an opt-out, a topic they opted out of, or something they said is not so
+    ("we don't have a grinder"); sensitive sentences are never indexed at all."""
 
     text: str
     score: float = Field(
@@ -108,6 +130,16 @@ class SearchRead(BaseModel):
 
     query: str
     customers: list[CustomerMatchRead]
+    refused: bool = Field(
+        default=False,
+        description="True when the question touches a sensitive category (health, pregnancy, "
+        "religion, politics, sexuality, ethnicity, union membership, money trouble and job "
+        "loss, divorce and bereavement, criminal record): nobody is returned, whatever "
+        "customers said, because none of it is kept.",
+    )
+    reason: str | None = Field(
+        default=None, description="Why the question was refused, naming the category."
+    )
 
 
 class IntentRead(BaseModel):

@@ -1,22 +1,8 @@
 """Errors of the ingest package."""
 
-from engine.errors import EngineError
+from engine.errors import EngineError, InvalidInput
 
-
-class InvalidInput(EngineError):
-    """Input that does not match its schema; names the field (and line, in a file)."""
-
-    code = "invalid"
-
-    def __init__(self, message: str, *, field: str | None = None, line: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-        self.line = line
-
-    def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line is not None else ""
-        return f"{where}{self.field}: {self.message}" if self.field else f"{where}{self.message}"
+__all__ = ["InvalidInput", "SignatureError"]
 
 
 class SignatureError(EngineError):

@@ -28,11 +28,13 @@ MAX_ERRORS_KEPT = 1000
 
 @dataclass
 class ImportSummary:
-    """What an import did: records imported, already known, and rejected (with why)."""
+    """What an import did: records imported, already known, and rejected (with why), and the
+    messages stored cut (over 20,000 characters: their first part is kept)."""
 
     imported: int = 0
     duplicates: int = 0
     rejected: int = 0
+    truncated: int = 0
     errors: list[InvalidInput] = field(default_factory=list)
     # Ids of the new customer messages, so a caller can wait until they are processed.
     message_ids: list[str] = field(default_factory=list)
@@ -143,6 +145,7 @@ def _store_record(
         return not store_order(session, order=record).duplicate
     assert isinstance(record, TranscriptCreate), kind
     result = store_transcript(session, transcript=record)
+    summary.truncated += result.truncated
     customer_turns = {m.id for m in record.messages if m.role == "customer"}
     summary.message_ids.extend(i for i in result.new_message_ids if i in customer_turns)
     return not result.duplicate

@@ -16,11 +16,33 @@ from pydantic import (
 )
 
 from chat_ingest.errors import InvalidInput
+from engine.models import ORDER_STATUSES, time_out_of_range
 
+# What is kept of a message: a longer text (a long email, say) is still the customer's words,
+# so its first part is stored and the message is marked truncated (clip_text).
 MAX_MESSAGE_CHARS = 20_000
+# What is accepted at all: as much as the default request body limit (MAX_BODY_BYTES) can carry,
+# so a JSON Lines import takes no bigger text than the API does.
+MAX_ACCEPTED_CHARS = 8 * 1024 * 1024
+# How far before the limit a cut looks for whitespace, so it does not split a word.
+_CUT_WINDOW = 200
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-CustomerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+
+
+def _addressable(value: str) -> str:
+    """Refuse the two ids no URL can carry: every client reads "." and ".." as path steps."""
+    if value in {".", ".."}:
+        raise ValueError(f"{value!r} cannot be a customer id: no URL can hold it")
+    return value
+
+
+# Any other id is reachable over HTTP: the customer routes match it as a path (encode "/").
+CustomerId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+    AfterValidator(_addressable),
+]
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
@@ -34,16 +56,42 @@ Money = Annotated[
 ]
 
 
-def _in_utc_range(value: datetime) -> datetime:
-    """Refuse a time UTC cannot express (year 1 at +01:00): it is stored in UTC."""
-    try:
-        value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("out of range once converted to UTC") from None
+def _in_store_range(value: datetime) -> datetime:
+    """Refuse a time the store cannot hold or reckon with (year 1 at +01:00, year 9999)."""
+    problem = time_out_of_range(value)
+    if problem:
+        raise ValueError(problem)
     return value
 
 
-Timestamp = Annotated[AwareDatetime, AfterValidator(_in_utc_range)]
+def _as_utc_if_naive(value: datetime) -> datetime:
+    """A time given without a zone is taken as UTC (a date typed in a filter, say)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+# Every time a caller gives: stored times and `as_of` need a zone; filters (`since`, `until`)
+# read a bare date as UTC. Both are checked against the range the store holds.
+Timestamp = Annotated[AwareDatetime, AfterValidator(_in_store_range)]
+TimeFilter = Annotated[datetime, AfterValidator(_as_utc_if_naive), AfterValidator(_in_store_range)]
+
+
+def clip_text(text: str) -> tuple[str, bool]:
+    """The part of a message text that is stored, and whether that is less than all of it."""
+    if len(text) <= MAX_MESSAGE_CHARS:
+        return text, False
+    # At the last whitespace near the limit (the first character dropped may be it), so the
+    # stored part ends on a whole word; a text without one there is cut at the limit itself.
+    window = text[MAX_MESSAGE_CHARS - _CUT_WINDOW : MAX_MESSAGE_CHARS + 1]
+    at = max((i for i, char in enumerate(window) if char.isspace()), default=None)
+    if at is not None:
+        kept = text[: MAX_MESSAGE_CHARS - _CUT_WINDOW + at].rstrip()
+        if kept:
+            return kept, True
+    cut = MAX_MESSAGE_CHARS
+    # Never half of a UTF-16 surrogate pair (a string decoded with "surrogatepass" holds them).
+    if "\ud800" <= text[cut - 1] <= "\udbff":
+        cut -= 1
+    return text[:cut], True
 
 
 def _has_nul(value: Any) -> bool:
@@ -105,17 +153,30 @@ class OrderItemCreate(InModel):
     # Strict: JSON true is not a quantity of 1.
     quantity: Annotated[int, Field(gt=0, le=1_000_000, strict=True)]
     unit_price: Money
+    # False for a line that is no product (a tip, a custom item): it counts in the order's
+    # total but never joins the catalog nor becomes something the customer bought.
+    is_product: Annotated[bool, Field(strict=True)] = True
 
 
 class OrderCreate(InModel):
     """An order with its items."""
 
     order_id: Id
-    customer_id: CustomerId
+    # Required, but may be null: an order with no buyer we can identify (a POS sale).
+    customer_id: CustomerId | None
     placed_at: Timestamp
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
     total: Money
+    # Only a `placed` order is a purchase; the others are kept but never count.
+    status: Annotated[str, Field(json_schema_extra={"enum": list(ORDER_STATUSES)})] = "placed"
     items: Annotated[list[OrderItemCreate], Field(min_length=1, max_length=1000)]
+
+    @field_validator("status")
+    @classmethod
+    def _known_status(cls, status: str) -> str:
+        if status not in ORDER_STATUSES:
+            raise ValueError(f"must be one of {', '.join(ORDER_STATUSES)}")
+        return status
 
 
 class MessageCreate(InModel):
@@ -123,7 +184,8 @@ class MessageCreate(InModel):
 
     id: Id
     role: Role
-    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_MESSAGE_CHARS)]
+    # Over MAX_MESSAGE_CHARS is accepted: what is stored is clip_text's part of it.
+    text: Annotated[str, StringConstraints(min_length=1, max_length=MAX_ACCEPTED_CHARS)]
     sent_at: Timestamp
 
 

@@ -15,14 +15,18 @@ from chat_ingest.schemas import (
     MessageEvent,
     OrderCreate,
     TranscriptCreate,
+    clip_text,
 )
-from engine.consent import set_consent
+from engine.consent import set_consent, withdraw_drafts
 from engine.db import insert_ignoring, insert_ignoring_conflicts
 from engine.errors import ConflictError, NotFoundError
+from engine.lifecycle import order_anchor
 from engine.models import (
+    PURCHASE_STATUS,
     Base,
     Conversation,
     Customer,
+    CustomerMerge,
     Message,
     Order,
     OrderItem,
@@ -35,24 +39,28 @@ CENT = Decimal("0.01")
 
 @dataclass(frozen=True)
 class StoredMessage:
-    """What became of one message: its row id, and whether we had it already."""
+    """What became of one message: its row id, whether we had it already, and whether its text
+    is stored cut (it was longer than MAX_MESSAGE_CHARS)."""
 
     id: int
     message_id: str
     conversation_id: str
     customer_id: str
     duplicate: bool
+    truncated: bool = False
 
 
 @dataclass(frozen=True)
 class StoredTranscript:
-    """What became of one transcript: how many of its messages were new."""
+    """What became of one transcript: how many of its messages were new, and how many of its
+    messages are stored cut (new or known, as a message's answer says)."""
 
     conversation_id: str
     customer_id: str
     stored: int
     duplicates: int
     new_message_ids: tuple[str, ...] = ()
+    truncated: int = 0
 
     @property
     def duplicate(self) -> bool:
@@ -62,11 +70,15 @@ class StoredTranscript:
 
 @dataclass(frozen=True)
 class StoredOrder:
-    """What became of one order."""
+    """What became of one order: its buyer (None: none we can identify), whether we had it
+    already, its status now, and the drafts waiting for review that this delivery withdrew
+    (the order stopped being a purchase, or its buyer unsubscribed)."""
 
     order_id: str
-    customer_id: str
+    customer_id: str | None
     duplicate: bool
+    status: str = PURCHASE_STATUS
+    drafts_withdrawn: int = 0
 
 
 @dataclass(frozen=True)
@@ -163,9 +175,13 @@ def ensure_customer(
 
 
 def customer_id_by_email(session: Session, *, email: str) -> str | None:
-    """The id of the customer with this email (case-insensitive), if there is one."""
+    """The id of the customer with this email (case-insensitive), if there is one; of several,
+    the one we knew first, so the answer does not depend on how the database reads them."""
     return session.scalar(
-        select(Customer.id).where(func.lower(Customer.email) == email.lower()).limit(1)
+        select(Customer.id)
+        .where(func.lower(Customer.email) == email.lower())
+        .order_by(Customer.created_at, Customer.id)
+        .limit(1)
     )
 
 
@@ -206,7 +222,7 @@ def _insert_message(
         key=["message_id"],
     )
     row = session.execute(
-        select(Message.id, Message.conversation_id, Message.customer_id).where(
+        select(Message.id, Message.conversation_id, Message.customer_id, Message.truncated).where(
             Message.message_id == message.id
         )
     ).one()
@@ -216,6 +232,7 @@ def _insert_message(
         conversation_id=row.conversation_id,
         customer_id=row.customer_id,
         duplicate=not added,
+        truncated=row.truncated,
     )
 
 
@@ -293,7 +310,11 @@ def store_messages(
         row.message_id: row
         for row in session.execute(
             select(
-                Message.id, Message.message_id, Message.conversation_id, Message.customer_id
+                Message.id,
+                Message.message_id,
+                Message.conversation_id,
+                Message.customer_id,
+                Message.truncated,
             ).where(Message.message_id.in_({e.message.id for e in accepted}))
         )
     }
@@ -319,6 +340,7 @@ def store_messages(
                 conversation_id=row.conversation_id,
                 customer_id=row.customer_id,
                 duplicate=not new,
+                truncated=row.truncated,
             )
         )
     return results
@@ -342,13 +364,16 @@ _FILL_BLANK = {
 def _message_row(
     message: MessageCreate, conversation_id: str, customer_id: str, now: datetime
 ) -> dict[str, Any]:
-    """The row of a new message; agent and bot turns skip the processing queue."""
+    """The row of a new message (its text cut to what is kept); agent and bot turns skip the
+    processing queue."""
+    text, truncated = clip_text(message.text)
     return {
         "message_id": message.id,
         "conversation_id": conversation_id,
         "customer_id": customer_id,
         "role": message.role,
-        "text": message.text,
+        "text": text,
+        "truncated": truncated,
         "sent_at": message.sent_at,
         "state": "pending" if message.role == "customer" else "skipped",
         "attempts": 0,
@@ -366,7 +391,7 @@ def store_transcript(session: Session, *, transcript: TranscriptCreate) -> Store
         source=transcript.source,
         started_at=min(m.sent_at for m in transcript.messages),
     )
-    stored = duplicates = 0
+    stored = duplicates = truncated = 0
     new_ids: list[str] = []
     for message in transcript.messages:
         result = _insert_message(
@@ -375,6 +400,7 @@ def store_transcript(session: Session, *, transcript: TranscriptCreate) -> Store
             conversation_id=transcript.conversation_id,
             customer_id=transcript.customer_id,
         )
+        truncated += result.truncated
         if result.duplicate:
             duplicates += 1
         else:
@@ -386,15 +412,32 @@ def store_transcript(session: Session, *, transcript: TranscriptCreate) -> Store
         stored=stored,
         duplicates=duplicates,
         new_message_ids=tuple(new_ids),
+        truncated=truncated,
     )
 
 
-def store_order(session: Session, *, order: OrderCreate, source: str = "api") -> StoredOrder:
-    """Store an order with its items and learn its products; a known order id is a no-op."""
-    existing = session.scalar(select(Order.customer_id).where(Order.id == order.order_id))
+def store_order(
+    session: Session,
+    *,
+    order: OrderCreate,
+    source: str = "api",
+    updated_at: datetime | None = None,
+) -> StoredOrder:
+    """Store an order with its items and learn its products (the lines that are products, of
+    any order but a test one); a known order id is a no-op. `updated_at` is the platform's own
+    time of this version of the order."""
+    existing = session.execute(
+        select(Order.customer_id, Order.status).where(Order.id == order.order_id)
+    ).first()
     if existing is not None:
-        return StoredOrder(order_id=order.order_id, customer_id=existing, duplicate=True)
-    ensure_customer(session, customer_id=order.customer_id)
+        return StoredOrder(
+            order_id=order.order_id,
+            customer_id=existing.customer_id,
+            duplicate=True,
+            status=existing.status,
+        )
+    if order.customer_id is not None:
+        ensure_customer(session, customer_id=order.customer_id)
     session.add(
         Order(
             id=order.order_id,
@@ -403,6 +446,8 @@ def store_order(session: Session, *, order: OrderCreate, source: str = "api") ->
             currency=order.currency,
             total=order.total.quantize(CENT),
             source=source,
+            status=order.status,
+            source_updated_at=updated_at,
             items=[
                 OrderItem(
                     position=position,
@@ -411,12 +456,16 @@ def store_order(session: Session, *, order: OrderCreate, source: str = "api") ->
                     category=item.category,
                     quantity=item.quantity,
                     unit_price=item.unit_price.quantize(CENT),
+                    is_product=item.is_product,
                 )
                 for position, item in enumerate(order.items)
             ],
         )
     )
-    for item in order.items:
+    # A test order's lines (a made-up product, a price typed for the test) teach the catalog
+    # nothing; a cancelled order's products are still the shop's.
+    learned = [item for item in order.items if item.is_product and order.status != "test"]
+    for item in learned:
         _learn_product(
             session,
             sku=item.sku,
@@ -426,7 +475,12 @@ def store_order(session: Session, *, order: OrderCreate, source: str = "api") ->
             seen_at=order.placed_at,
         )
     session.flush()
-    return StoredOrder(order_id=order.order_id, customer_id=order.customer_id, duplicate=False)
+    return StoredOrder(
+        order_id=order.order_id,
+        customer_id=order.customer_id,
+        duplicate=False,
+        status=order.status,
+    )
 
 
 def _learn_product(
@@ -459,10 +513,109 @@ def _learn_product(
     product.first_seen_at = min(product.first_seen_at, seen_at)
 
 
+def known_customer_id(session: Session, *, customer_id: str) -> str | None:
+    """The customer this id names now: itself when stored, else the customer it was merged
+    into (the newest merge of it), else None."""
+    if session.get(Customer, customer_id) is not None:
+        return customer_id
+    # Audit rows follow later merges (they move with the survivor), so this is a stored id.
+    return session.scalar(
+        select(CustomerMerge.customer_id)
+        .where(CustomerMerge.merged_id == customer_id)
+        .order_by(CustomerMerge.at.desc(), CustomerMerge.id.desc())
+        .limit(1)
+    )
+
+
 def resolve_customer_id(session: Session, *, candidate_id: str, email: str | None) -> str:
-    """A known id as is; else the customer who has this email; else the candidate (new)."""
-    if session.get(Customer, candidate_id) is not None:
-        return candidate_id
+    """A known id (or the customer it was merged into); else the customer who has this email;
+    else the candidate (new)."""
+    known = known_customer_id(session, customer_id=candidate_id)
+    if known is not None:
+        return known
     if email:
         return customer_id_by_email(session, email=email) or candidate_id
     return candidate_id
+
+
+# Why a post-purchase draft is withdrawn when its order stops being a purchase.
+_NO_LONGER_A_PURCHASE = {
+    "cancelled": "order cancelled",
+    "voided": "order voided",
+    "refunded": "order refunded",
+    "test": "test order",
+}
+
+
+def store_order_update(
+    session: Session,
+    *,
+    order: OrderCreate,
+    source: str,
+    updated_at: datetime | None,
+    actor: str,
+) -> StoredOrder:
+    """Store an order as a platform sends it at each change (created, updated, cancelled): an
+    order we lack is stored whole; a known one takes the status of this version unless we hold
+    a newer one (deliveries arrive out of order). While it is no purchase, the post-purchase
+    drafts it anchored that wait for review are withdrawn, as an unsubscribe withdraws drafts."""
+    # Locked (PostgreSQL): two versions of one order arriving at once apply one after the other.
+    stored = session.scalars(
+        select(Order).where(Order.id == order.order_id).with_for_update()
+    ).first()
+    if stored is None:
+        return store_order(session, order=order, source=source, updated_at=updated_at)
+    newer = stored.source_updated_at is None or (
+        updated_at is not None and updated_at >= stored.source_updated_at
+    )
+    if newer:
+        stored.status = order.status
+        stored.source_updated_at = updated_at or stored.source_updated_at
+    withdrawn = 0
+    # Also when it was no purchase already: a draft written while the change was on its way
+    # (its campaign saw the order still placed) goes at the next delivery about the order.
+    if newer and stored.status != PURCHASE_STATUS and stored.customer_id is not None:
+        withdrawn = withdraw_drafts(
+            session,
+            customer_ids=[stored.customer_id],
+            actor=actor,
+            reason=_NO_LONGER_A_PURCHASE.get(stored.status, f"order {stored.status}"),
+            anchor=order_anchor(stored.id),
+        )
+    session.flush()
+    return StoredOrder(
+        order_id=stored.id,
+        customer_id=stored.customer_id,
+        duplicate=True,
+        status=stored.status,
+        drafts_withdrawn=withdrawn,
+    )
+
+
+def record_platform_consent(
+    session: Session, *, customer_id: str, subscribed: bool, at: datetime | None, actor: str
+) -> int:
+    """Record what a platform says of a known customer's email marketing consent, as of `at`
+    (None: now). A subscription gives consent and dates the subscription (which starts the
+    welcome sequence), unless the customer unsubscribed after `at`; an unsubscribe withdraws
+    consent and the drafts waiting for review, as every route does. Returns how many drafts
+    were withdrawn."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFoundError(f"no customer {customer_id!r}")
+    at = at or utcnow()
+    if not subscribed:
+        if not customer.marketing_consent and customer.unsubscribed_at is None:
+            # Kept even for someone who never consented here, so that an older "subscribed"
+            # arriving late cannot subscribe them.
+            customer.unsubscribed_at = at
+        return set_consent(session, customer=customer, consent=False, at=at, actor=actor)
+    if customer.unsubscribed_at is not None and customer.unsubscribed_at >= at:
+        return 0  # their later "no" stands
+    if not customer.marketing_consent:
+        set_consent(session, customer=customer, consent=True, at=at, actor=actor)
+        customer.subscribed_at = at
+    elif customer.subscribed_at is None:
+        customer.subscribed_at = at
+    session.flush()
+    return 0

@@ -1,11 +1,17 @@
 """The vector store: one Protocol, with Qdrant Edge (in-process) and a Qdrant server behind it."""
 
+import fcntl
+import json
+import os
+import shutil
+import threading
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +30,8 @@ RRF_K = 60
 PREFETCH_FACTOR = 4
 # Points per write: keeps one request to a server well under its 32 MB body limit.
 UPSERT_BATCH = 256
+# Points per page when a purge copies the live points into a fresh shard.
+PURGE_BATCH = 1024
 
 DenseVector = Sequence[float] | npt.NDArray[np.floating[Any]]
 
@@ -102,16 +110,32 @@ class VectorStore(Protocol):
         """The cosine similarity of every point of some conversations, per conversation."""
         ...
 
-    def scroll(self, *, batch_size: int = 1000, with_vectors: bool = False) -> Iterator[VectorHit]:
-        """Every point, in pages of batch_size."""
+    def scroll(
+        self, *, batch_size: int = 1000, with_vectors: bool = False, has_field: str | None = None
+    ) -> Iterator[VectorHit]:
+        """Every point (or every point whose payload has the field), in pages of batch_size."""
         ...
 
     def delete_customer(self, customer_id: str) -> None:
         """Remove every point of one customer."""
         ...
 
+    def reassign_customer(self, old: str, new: str) -> int:
+        """Give every point of customer `old` the customer id `new` (two profiles merged);
+        returns how many points moved."""
+        ...
+
     def delete_points(self, ids: Sequence[str]) -> None:
         """Remove points by id."""
+        ...
+
+    def remove_payload_field(self, name: str) -> None:
+        """Remove one payload field from every point that has it."""
+        ...
+
+    def purge(self) -> None:
+        """Drop deleted points and removed payload from the store's files, not only from its
+        answers; a no-op when nothing was removed since the last purge, or the store cannot."""
         ...
 
     def count(self, *, customer_id: str | None = None) -> int:
@@ -158,6 +182,73 @@ class StoreInUse(Exception):
     """The embedded store's directory is held by another open store (Edge locks its WAL)."""
 
 
+class _SwapLock:
+    """Shared by every use of the shard, exclusive for the moment a purge swaps it: a search
+    never runs on a shard being closed. A waiting swap holds new users back, so a steady
+    stream of searches cannot starve it."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._users = 0
+        self._swapping = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        """Use the shard, alongside other users."""
+        with self._changed:
+            while self._swapping:
+                self._changed.wait()
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._users -= 1
+                self._changed.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Swap the shard, once its current users are done."""
+        with self._changed:
+            while self._swapping:
+                self._changed.wait()
+            self._swapping = True
+            while self._users:
+                self._changed.wait()
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._swapping = False
+                self._changed.notify_all()
+
+
+def _sync_directory(path: Path) -> None:
+    """Make renames and removals in a directory durable."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _sibling(path: Path, suffix: str) -> Path:
+    """A path beside the store's directory: `vectors` -> `vectors.purge`."""
+    return path.with_name(path.name + suffix)
+
+
+def _hold(path: Path) -> IO[str]:
+    """An exclusive lock on a file, held until the returned file is closed (or the process
+    ends); StoreInUse when another open store holds it."""
+    handle = path.open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreInUse(f"{path.with_suffix('')} is open in another process") from None
+    return handle
+
+
 class EdgeStore:
     """Qdrant Edge: the Qdrant engine in-process, stored in one directory."""
 
@@ -189,21 +280,89 @@ class EdgeStore:
         # Edge does not rescore by default: without this, scores were off by up to 0.003.
         rescore = edge.QuantizationSearchParams(rescore=True)
         self._params = edge.SearchParams(hnsw_ef=hnsw_ef, quantization=rescore)
-        if (self.path / "edge_config.json").exists():
+        self._config = config
+        self._swap = _SwapLock()
+        # One change at a time, and none while a purge copies the shard: a point written to
+        # the old shard after its copy began would be lost in the swap.
+        self._writes = threading.RLock()
+        # Says that deleted points may still be in the files: a purge is due. Beside the
+        # directory, so that it outlives the swap; it names nothing and no one.
+        self._pending = _sibling(self.path, ".purge")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Held for the store's life: Edge's own WAL lock lapses while a purge swaps shards.
+        self._lock = _hold(_sibling(self.path, ".lock"))
+        try:
+            self._recover()
+            self._shard = self._open(self.path)
+        except BaseException:
+            self._lock.close()
+            raise
+        try:
+            # A purge an earlier process left unfinished (killed mid-erasure) is finished now.
+            self.purge()
+        except BaseException:
+            self.close()
+            raise
+
+    @staticmethod
+    def stored_dimension(path: str | Path) -> int | None:
+        """The dense size of the store in a directory, read from its configuration without
+        opening it (also mid-purge, from the complete copy); None when there is no store."""
+        path = Path(path)
+        for directory in (path, _sibling(path, ".ready")):
+            config = directory / "edge_config.json"
+            if config.exists():
+                return int(json.loads(config.read_text())["vectors"][DENSE]["size"])
+        return None
+
+    def _open(self, path: Path) -> edge.EdgeShard:
+        """Load the shard in a directory, or create it; with the payload indexes filters use."""
+        if (path / "edge_config.json").exists():
             # Passing the config makes load refuse a directory built for another dimension.
             try:
-                self._shard = edge.EdgeShard.load(str(self.path), config)
+                shard = edge.EdgeShard.load(str(path), self._config)
             except Exception as error:  # Edge raises a bare Exception with the OS error's kind
                 if "WouldBlock" in str(error):
-                    raise StoreInUse(f"{self.path} is open in another process") from error
+                    raise StoreInUse(f"{path} is open in another process") from error
                 raise
         else:
-            self._shard = edge.EdgeShard.create(str(self.path), config)
+            shard = edge.EdgeShard.create(str(path), self._config)
         # On load too: a store made by an earlier version gets the indexes added since.
-        indexed = set(self._shard.info().payload_schema)
+        indexed = set(shard.info().payload_schema)
         for name, schema in _edge_payload_indexes():
             if name not in indexed:
-                self._shard.update(edge.UpdateOperation.create_field_index(name, schema))
+                shard.update(edge.UpdateOperation.create_field_index(name, schema))
+        return shard
+
+    def _recover(self) -> None:
+        """Finish or undo a purge that stopped half way, from the directories it left: a
+        complete copy (`.ready`) replaces the old shard; a partial one (`.rebuild`) is dropped
+        (the old shard and the pending mark stay, so the purge runs again); the old shard
+        (`.old`) goes once its copy is in place."""
+        fresh, ready, old = (_sibling(self.path, s) for s in (".rebuild", ".ready", ".old"))
+        shutil.rmtree(fresh, ignore_errors=True)
+        if ready.exists():
+            if self.path.exists():
+                shutil.rmtree(old, ignore_errors=True)
+                os.rename(self.path, old)
+            os.rename(ready, self.path)
+            _sync_directory(self.path.parent)
+            self._pending.unlink(missing_ok=True)
+        if old.exists() and self.path.exists():
+            shutil.rmtree(old)
+        _sync_directory(self.path.parent)
+
+    @contextmanager
+    def _reading(self) -> Iterator[edge.EdgeShard]:
+        """The shard, kept from being swapped while in use."""
+        with self._swap.shared():
+            yield self._shard
+
+    @contextmanager
+    def _writing(self) -> Iterator[edge.EdgeShard]:
+        """The shard, for a change: one at a time, and never while a purge copies it."""
+        with self._writes, self._swap.shared():
+            yield self._shard
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:
         """Insert or replace points by id."""
@@ -214,7 +373,8 @@ class EdgeStore:
                 if point.sparse is not None and point.sparse.indices:
                     vectors[SPARSE] = edge.SparseVector(point.sparse.indices, point.sparse.values)
                 records.append(edge.Point(point.id, vectors, point.payload))
-            self._shard.update(edge.UpdateOperation.upsert_points(records))
+            with self._writing() as shard:
+                shard.update(edge.UpdateOperation.upsert_points(records))
 
     def search(
         self,
@@ -237,7 +397,8 @@ class EdgeStore:
             params=self._params,
             with_payload=True,
         )
-        return [_edge_hit(point) for point in self._shard.query(request)]
+        with self._reading() as shard:
+            return [_edge_hit(point) for point in shard.query(request)]
 
     def search_hybrid(
         self,
@@ -268,7 +429,8 @@ class EdgeStore:
             query=edge.Fusion.Rrf(k=RRF_K),  # type: ignore[arg-type]
             with_payload=True,
         )
-        return [_edge_hit(point) for point in self._shard.query(request)]
+        with self._reading() as shard:
+            return [_edge_hit(point) for point in shard.query(request)]
 
     def conversation_scores(
         self,
@@ -282,31 +444,38 @@ class EdgeStore:
         if not conversation_ids:
             return {}
         where = _edge_filter(None, since, until, conversation_ids)
-        total = self._shard.count(edge.CountRequest(exact=True, filter=where))
-        if not total:
-            return {}
-        request = edge.QueryRequest(
-            limit=total,
-            query=edge.Query.Nearest(_dense(vector, self.dimension), using=DENSE),
-            filter=where,
-            params=self._params,
-            # Only the field we group by: building whole payloads cost more than the search.
-            with_payload=["conversation_id"],
-        )
-        return _scores_by_conversation(self._shard.query(request))
+        with self._reading() as shard:
+            total = shard.count(edge.CountRequest(exact=True, filter=where))
+            if not total:
+                return {}
+            request = edge.QueryRequest(
+                limit=total,
+                query=edge.Query.Nearest(_dense(vector, self.dimension), using=DENSE),
+                filter=where,
+                params=self._params,
+                # Only the field we group by: building whole payloads cost more than the search.
+                with_payload=["conversation_id"],
+            )
+            return _scores_by_conversation(shard.query(request))
 
-    def scroll(self, *, batch_size: int = 1000, with_vectors: bool = False) -> Iterator[VectorHit]:
-        """Every point, in pages of batch_size."""
+    def scroll(
+        self, *, batch_size: int = 1000, with_vectors: bool = False, has_field: str | None = None
+    ) -> Iterator[VectorHit]:
+        """Every point (or every point whose payload has the field), in pages of batch_size."""
+        where = _edge_has_field(has_field) if has_field is not None else None
         offset: edge.PointId | None = None
         while True:
-            records, offset = self._shard.scroll(
-                edge.ScrollRequest(
-                    offset=offset,
-                    limit=batch_size,
-                    with_payload=True,
-                    with_vector=[DENSE] if with_vectors else False,
+            # Held page by page, not across the yields: a slow reader must not stall a purge.
+            with self._reading() as shard:
+                records, offset = shard.scroll(
+                    edge.ScrollRequest(
+                        offset=offset,
+                        limit=batch_size,
+                        filter=where,
+                        with_payload=True,
+                        with_vector=[DENSE] if with_vectors else False,
+                    )
                 )
-            )
             for record in records:
                 yield VectorHit(
                     id=str(record.id),
@@ -320,14 +489,37 @@ class EdgeStore:
     def delete_customer(self, customer_id: str) -> None:
         """Remove every point of one customer."""
         condition = edge.FieldCondition("customer_id", match=edge.MatchValue(customer_id))
-        self._shard.update(
-            edge.UpdateOperation.delete_points_by_filter(edge.Filter(must=[condition]))
-        )
+        with self._writing() as shard:
+            self._mark_pending()
+            shard.update(
+                edge.UpdateOperation.delete_points_by_filter(edge.Filter(must=[condition]))
+            )
+
+    def reassign_customer(self, old: str, new: str) -> int:
+        """Give every point of customer `old` the customer id `new`; how many points moved."""
+        where = edge.Filter(must=[edge.FieldCondition("customer_id", match=edge.MatchValue(old))])
+        # Under the write lock: a change made while a purge copies the store would be lost.
+        with self._writing() as shard:
+            moved = shard.count(edge.CountRequest(exact=True, filter=where))
+            if moved:
+                shard.update(
+                    edge.UpdateOperation.set_payload_by_filter(where, {"customer_id": new})
+                )
+        return moved
 
     def delete_points(self, ids: Sequence[str]) -> None:
         """Remove points by id."""
         if ids:
-            self._shard.update(edge.UpdateOperation.delete_points(list(ids)))
+            with self._writing() as shard:
+                self._mark_pending()
+                shard.update(edge.UpdateOperation.delete_points(list(ids)))
+
+    def remove_payload_field(self, name: str) -> None:
+        """Remove one payload field from every point that has it."""
+        with self._writing() as shard:
+            self._mark_pending()
+            removal = edge.UpdateOperation.delete_payload_by_filter(_edge_has_field(name), [name])
+            shard.update(removal)
 
     def count(self, *, customer_id: str | None = None) -> int:
         """Exact number of points, of one customer or of all."""
@@ -335,15 +527,82 @@ class EdgeStore:
         if customer_id is not None:
             condition = edge.FieldCondition("customer_id", match=edge.MatchValue(customer_id))
             where = edge.Filter(must=[condition])
-        return self._shard.count(edge.CountRequest(exact=True, filter=where))
+        with self._reading() as shard:
+            return shard.count(edge.CountRequest(exact=True, filter=where))
 
     def optimize(self) -> None:
         """Build HNSW indexes and merge segments; Edge runs no optimizer in the background."""
-        self._shard.optimize()
+        with self._writing() as shard:
+            shard.optimize()
+
+    def _mark_pending(self) -> None:
+        """Note, durably and before the removal it announces, that a purge is due: a process
+        killed between the two leaves the mark, and the next open purges."""
+        if not self._pending.exists():
+            with self._pending.open("w") as mark:
+                os.fsync(mark.fileno())
+            _sync_directory(self.path.parent)
+
+    def purge(self) -> None:
+        """Drop deleted points and removed payload from the files: Qdrant Edge only marks a
+        deleted point as deleted (its bytes stay in the segment until a vacuum rewrites it) and
+        keeps every write in its write-ahead log until the log rolls over, with no way to cut
+        either short. So the live points are copied into a fresh shard beside this one, which
+        replaces it, and the old directory is deleted. Crash-safe: a copy is complete before it
+        is renamed into place, and an interrupted purge is finished or redone when the store
+        is next opened. Searches go on during the copy; writes wait for it."""
+        with self._writes:
+            if not self._pending.exists():
+                return
+            fresh, ready, old = (_sibling(self.path, s) for s in (".rebuild", ".ready", ".old"))
+            shutil.rmtree(fresh, ignore_errors=True)
+            with self._reading() as shard:
+                indexed = shard.info().indexed_vectors_count > 0
+            copy = edge.EdgeShard.create(str(fresh), self._config)
+            try:
+                for name, schema in _edge_payload_indexes():
+                    copy.update(edge.UpdateOperation.create_field_index(name, schema))
+                offset: edge.PointId | None = None
+                while True:
+                    with self._reading() as shard:
+                        records, offset = shard.scroll(
+                            edge.ScrollRequest(
+                                offset=offset,
+                                limit=PURGE_BATCH,
+                                with_payload=True,
+                                with_vector=True,
+                            )
+                        )
+                    if records:
+                        points = [edge.Point(r.id, r.vector or {}, r.payload) for r in records]
+                        copy.update(edge.UpdateOperation.upsert_points(points))
+                    if offset is None:
+                        break
+                if indexed:
+                    # Searches stay as fast as before the purge (a fresh shard scans exactly).
+                    copy.optimize()
+                copy.flush()
+            finally:
+                copy.close()
+            os.rename(fresh, ready)  # complete: from here on it replaces the old shard
+            _sync_directory(self.path.parent)
+            with self._swap.exclusive():
+                self._shard.close()
+                os.rename(self.path, old)
+                os.rename(ready, self.path)
+                _sync_directory(self.path.parent)
+                self._shard = self._open(self.path)
+            self._pending.unlink()
+            shutil.rmtree(old)
+            _sync_directory(self.path.parent)
 
     def close(self) -> None:
-        """Flush to disk and release the directory."""
-        self._shard.close()
+        """Flush to disk and release the directory; closing twice is harmless."""
+        if self._lock.closed:
+            return
+        with self._swap.exclusive():
+            self._shard.close()
+        self._lock.close()
 
 
 def _edge_payload_indexes() -> (
@@ -379,6 +638,11 @@ def _edge_filter(
         bounds = edge.RangeFloat(gte=_seconds(since), lt=_seconds(until))
         conditions.append(edge.FieldCondition("sent_at", range=bounds))
     return edge.Filter(must=conditions) if conditions else None
+
+
+def _edge_has_field(name: str) -> edge.Filter:
+    """Points whose payload has the field."""
+    return edge.Filter(must_not=[edge.IsEmptyCondition(name)])
 
 
 def _named_dense(vector: object) -> list[float] | None:
@@ -536,12 +800,16 @@ class ServerStore:
         )
         return _scores_by_conversation(response.points)
 
-    def scroll(self, *, batch_size: int = 1000, with_vectors: bool = False) -> Iterator[VectorHit]:
-        """Every point, in pages of batch_size."""
+    def scroll(
+        self, *, batch_size: int = 1000, with_vectors: bool = False, has_field: str | None = None
+    ) -> Iterator[VectorHit]:
+        """Every point (or every point whose payload has the field), in pages of batch_size."""
+        where = _server_has_field(has_field) if has_field is not None else None
         offset: Any = None
         while True:
             records, offset = self._client.scroll(
                 self.collection,
+                scroll_filter=where,
                 limit=batch_size,
                 offset=offset,
                 with_payload=True,
@@ -565,16 +833,43 @@ class ServerStore:
             wait=True,
         )
 
+    def reassign_customer(self, old: str, new: str) -> int:
+        """Give every point of customer `old` the customer id `new`; how many points moved."""
+        where = _customer_filter(old)
+        moved = self._client.count(self.collection, count_filter=where, exact=True).count
+        if moved:
+            self._client.set_payload(
+                self.collection,
+                payload={"customer_id": new},
+                points=qm.FilterSelector(filter=where),
+                wait=True,
+            )
+        return moved
+
     def delete_points(self, ids: Sequence[str]) -> None:
         """Remove points by id."""
         if ids:
             selector = qm.PointIdsList(points=list(ids))
             self._client.delete(self.collection, points_selector=selector, wait=True)
 
+    def remove_payload_field(self, name: str) -> None:
+        """Remove one payload field from every point that has it."""
+        self._client.delete_payload(
+            self.collection,
+            keys=[name],
+            points=qm.FilterSelector(filter=_server_has_field(name)),
+            wait=True,
+        )
+
     def count(self, *, customer_id: str | None = None) -> int:
         """Exact number of points, of one customer or of all."""
         where = _customer_filter(customer_id) if customer_id is not None else None
         return self._client.count(self.collection, count_filter=where, exact=True).count
+
+    def purge(self) -> None:
+        """Nothing a client can do: a server keeps deleted points in its segment files until
+        its vacuum optimizer rewrites them and every write in its write-ahead log until the log
+        rolls over (what remains, and how to force it, is in the README's Erasure section)."""
 
     def close(self) -> None:
         """Close the client this store was given."""
@@ -585,6 +880,11 @@ def collection_dimension(client: QdrantClient, collection: str = COLLECTION) -> 
     """The dense vector size of an existing collection (None: it has no dense vectors)."""
     vectors = client.get_collection(collection).config.params.vectors
     return vectors[DENSE].size if isinstance(vectors, dict) and DENSE in vectors else None
+
+
+def _server_has_field(name: str) -> qm.Filter:
+    """Points whose payload has the field."""
+    return qm.Filter(must_not=[qm.IsEmptyCondition(is_empty=qm.PayloadField(key=name))])
 
 
 def _customer_filter(customer_id: str) -> qm.Filter:

@@ -1,4 +1,5 @@
-"""Marketing consent: recording a change, and withdrawing the drafts of a customer who left."""
+"""Marketing consent: recording a change, and withdrawing the drafts of a customer who left
+(the same withdrawal takes back a post-purchase draft whose order stopped being a purchase)."""
 
 from collections.abc import Iterable
 from datetime import datetime
@@ -39,18 +40,23 @@ def unsubscribe(session: Session, *, customer_id: str, actor: str) -> int:
 
 
 def withdraw_drafts(
-    session: Session, *, customer_ids: Iterable[str], actor: str, reason: str
+    session: Session,
+    *,
+    customer_ids: Iterable[str],
+    actor: str,
+    reason: str,
+    anchor: str | None = None,
 ) -> int:
-    """Move the customers' drafts still waiting for review to `withdrawn`, each with an audit
-    row; approved and rejected drafts keep their history as it was."""
+    """Move the customers' drafts still waiting for review to `withdrawn` (only those answering
+    `anchor`, when given: the order a post-purchase draft follows), each with an audit row;
+    approved and rejected drafts keep their history as it was."""
     ids = sorted(set(customer_ids))
     if not ids:
         return 0
-    waiting = list(
-        session.scalars(
-            select(Draft.id).where(Draft.customer_id.in_(ids), Draft.status.in_(REVIEWABLE))
-        )
-    )
+    query = select(Draft.id).where(Draft.customer_id.in_(ids), Draft.status.in_(REVIEWABLE))
+    if anchor is not None:
+        query = query.where(Draft.anchor == anchor)
+    waiting = list(session.scalars(query))
     if not waiting:
         return 0
     now = utcnow()

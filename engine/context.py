@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from engine.errors import NotFoundError
 from engine.models import (
+    PURCHASED,
     BlockedCandidate,
     Customer,
     Fact,
@@ -150,6 +151,8 @@ def monetary_cuts(session: Session) -> dict[str, tuple[Decimal, Decimal]]:
     """Per currency, the spend that ends the bottom and the middle third of ordering customers."""
     rows = session.execute(
         select(Order.currency, func.sum(Order.total).label("spend"))
+        # Orders with no buyer are nobody's spend.
+        .where(PURCHASED, Order.customer_id.is_not(None))
         .group_by(Order.customer_id, Order.currency)
         .order_by(Order.currency, "spend")
     ).all()
@@ -283,7 +286,7 @@ def _orders(
 ) -> tuple[OrderSummary, int]:
     orders = session.execute(
         select(Order.id, Order.placed_at, Order.currency, Order.total)
-        .where(Order.customer_id == customer_id, Order.placed_at <= as_of)
+        .where(Order.customer_id == customer_id, PURCHASED, Order.placed_at <= as_of)
         .order_by(Order.placed_at)
     ).all()
     spend: dict[str, Decimal] = {}
@@ -296,7 +299,13 @@ def _orders(
             OrderItem.sku, OrderItem.name, OrderItem.category, OrderItem.quantity, Order.placed_at
         )
         .join(Order, Order.id == OrderItem.order_id)
-        .where(Order.customer_id == customer_id, Order.placed_at <= as_of)
+        # A tip or a custom item is in the spend (the order total), never a product bought.
+        .where(
+            Order.customer_id == customer_id,
+            PURCHASED,
+            OrderItem.is_product.is_(True),
+            Order.placed_at <= as_of,
+        )
         .order_by(Order.placed_at)
     ).all()
     for sku, name, category, quantity, placed_at in items:

@@ -3,20 +3,23 @@ that says an erasure happened, when and by whom, and holds nothing about the per
 
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Delete, delete, or_, select
+from sqlalchemy import CursorResult, Delete, delete, or_, select, text
 from sqlalchemy.orm import Session
 
 from embeddings.store import VectorStore
 from engine.db import Database
 from engine.errors import NotFoundError
 from engine.models import (
+    Base,
     BlockedCandidate,
     Conversation,
     Customer,
+    CustomerMerge,
     Draft,
     DraftEvent,
     Erasure,
@@ -68,7 +71,16 @@ def forget_customer(
     # in the file, not only unlinked (engine.db).
     with db.write() as session:
         sent, in_flight_until = _drafts_sent(session, customer_id=customer_id)
+        merged = set(
+            session.scalars(
+                select(CustomerMerge.merged_id).where(CustomerMerge.customer_id == customer_id)
+            )
+        )
         removed = _delete_rows(session, customer_id=customer_id)
+        # A profile merged into this one is this person too, and engine.merge moves its points
+        # after its commit: any still under the old id go now, before this commit, which
+        # forgets the old id (a second run would not know to look for them).
+        leftovers = _delete_vectors(store, sorted(merged - {customer_id}))
         if webhook_url and sent:
             # Not before a send already in flight could land: the receiver should get the
             # draft before the news that it is erased.
@@ -85,7 +97,12 @@ def forget_customer(
         raise NotFoundError(f"no customer {customer_id!r}")
     if vectors and store is not None:
         store.delete_customer(customer_id)
-    removed["vectors"] = vectors
+    if store is not None:
+        # Deleting only unlists points: Qdrant Edge keeps their bytes in its segment files and
+        # write-ahead log. The purge rewrites the store without them (a no-op when nothing was
+        # deleted; a Qdrant server vacuums on its own schedule, see the README).
+        store.purge()
+    removed["vectors"] = vectors + leftovers
     with db.write() as session:
         audit = Erasure(actor=actor, removed=removed)
         session.add(audit)
@@ -97,6 +114,35 @@ def forget_customer(
     report = ErasureReport(removed=removed, audit_id=audit_id, notified_drafts=notified)
     log.info("erasure %d by %s removed %d rows and vectors", audit_id, actor, report.total)
     return report
+
+
+def vacuum_full_tables(db: Database, *, tables: Iterable[str]) -> list[str]:
+    """PostgreSQL: rewrite the tables an erasure removed rows from (`VACUUM (FULL)`), so their
+    bytes leave the table and index files; a plain VACUUM only marks the space reusable and
+    leaves the bytes in place. Each table is locked (ACCESS EXCLUSIVE) while it is rewritten,
+    so this is for a quiet moment, not for every erasure. The write-ahead log keeps the rows
+    until its segments are recycled. Returns the tables rewritten; none on SQLite, where
+    secure_delete already zeroes deleted rows."""
+    if db.is_sqlite:
+        return []
+    known = set(Base.metadata.tables)
+    names = sorted(name for name in set(tables) if name in known)
+    # VACUUM cannot run inside a transaction block.
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for name in names:
+            connection.execute(text(f'VACUUM (FULL) "{name}"'))  # a known table name only
+    return names
+
+
+def _delete_vectors(store: VectorStore | None, customer_ids: list[str]) -> int:
+    """Delete the points of these customer ids; how many there were."""
+    if store is None:
+        return 0
+    counts = [store.count(customer_id=customer_id) for customer_id in customer_ids]
+    for customer_id, count in zip(customer_ids, counts, strict=True):
+        if count:
+            store.delete_customer(customer_id)
+    return sum(counts)
 
 
 def _drafts_sent(session: Session, *, customer_id: str) -> tuple[list[int], datetime | None]:
@@ -159,6 +205,12 @@ def _delete_rows(session: Session, *, customer_id: str) -> dict[str, int]:
         ("orders", delete(Order).where(Order.customer_id == customer_id)),
         ("messages", delete(Message).where(Message.id.in_(messages))),
         ("conversations", delete(Conversation).where(Conversation.customer_id == customer_id)),
+        # The audit rows of profiles merged into them: each holds the merged profile's id (an
+        # email, say), which was this person's too.
+        (
+            "customer_merges",
+            delete(CustomerMerge).where(CustomerMerge.customer_id == customer_id),
+        ),
         ("customers", delete(Customer).where(Customer.id == customer_id)),
     ]
     removed: dict[str, int] = {}

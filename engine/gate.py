@@ -127,7 +127,11 @@ def words(tokens: Iterable[Token]) -> set[str]:
 
 def pii(clause: Clause) -> bool:
     """The clause holds a redacted email, phone, card or address, or says where to find one."""
-    text = clause.text
+    return pii_text(clause.text)
+
+
+def pii_text(text: str) -> bool:
+    """The text holds a redacted email, phone, card or address, or says where to find one."""
     return bool(PLACEHOLDER.search(text) or PII_CUES.search(text))
 
 

@@ -3,6 +3,7 @@ trouble words. Lower-case; multi-word entries are matched as phrases."""
 
 # Sensitive categories. A clause that mentions any of these is never a fact, whoever it is about.
 SENSITIVE: dict[str, frozenset[str]] = {
+    # Single words here; phrases (matched whole, never word by word) in the list below.
     "health": frozenset(
         """
         chemo chemotherapy cancer tumour tumor radiotherapy oncologist diabetes diabetic insulin
@@ -13,11 +14,10 @@ SENSITIVE: dict[str, frozenset[str]] = {
         allergies allergic intolerance intolerant coeliac celiac ibs crohn's crohns arthritis
         migraine migraines asthma epilepsy epileptic seizure seizures stroke dementia alzheimer's
         alzheimers parkinson's parkinsons hiv injury injured fracture rehab sober sobriety
-        alcoholic addiction addict recovering heart_attack blood_pressure cholesterol chronic
-        disorder symptoms surgeon cardiologist psychiatrist counselling counseling mental_health
-        panic_attacks eating_disorder hearing_aid medical physio physiotherapy palpitations
-        insomnia caffeine_sensitivity heartburn reflux ulcer kidney liver
-        """.replace("_", " ").split()
+        alcoholic addiction addict recovering cholesterol chronic disorder symptoms surgeon
+        cardiologist psychiatrist counselling counseling medical physio physiotherapy
+        palpitations insomnia heartburn reflux ulcer kidney liver
+        """.split()
         + [
             "heart attack",
             "blood pressure",

@@ -2,7 +2,8 @@
 
 Welcome: subscribed in the last 14 days (steps day 0, 3, 7, 14). Post-purchase: an order in the
 last 30 days (steps day 1, 3-7, 14-21, 30, counted from the newest order). Win-back: has
-ordered, and neither ordered nor chatted in the last 90 days. Never anyone without marketing
+ordered, and neither ordered nor chatted in the last 90 days. Only orders that are purchases
+count (not cancelled, voided, refunded or test orders). Never anyone without marketing
 consent, who unsubscribed, or who asked in a chat for no marketing email. A step already drafted
 for a customer and the same anchor (the subscription, the order, the last activity) is not due
 again."""
@@ -16,7 +17,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from engine.drafting.base import Kind
-from engine.models import Customer, Draft, Fact, Message, Order, utcnow
+from engine.models import PURCHASED, Customer, Draft, Fact, Message, Order, utcnow
 from engine.optouts import ALL_MARKETING
 
 AnySelect = TypeVar("AnySelect", bound=Select[*tuple[Any, ...]])
@@ -59,6 +60,11 @@ class Due:
     anchor: str
     anchor_at: datetime
     days: int
+
+
+def order_anchor(order_id: str) -> str:
+    """The anchor of the post-purchase sequence that follows an order."""
+    return f"order:{order_id}"
 
 
 def step_on(kind: Kind, days: int) -> Step | None:
@@ -143,6 +149,7 @@ def _post_purchase(
         select(Customer.id, Order.placed_at, Order.id.label("order_id"))
         .join(Order, Order.customer_id == Customer.id)
         .where(
+            PURCHASED,
             Order.placed_at <= as_of,
             Order.placed_at > as_of - timedelta(days=POST_PURCHASE_DAYS + 1),
         )
@@ -158,9 +165,8 @@ def _post_purchase(
         days = _days(as_of, placed_at)
         step = step_on("post_purchase", days)
         if step is not None:
-            due.append(
-                Due(customer_id, "post_purchase", step.name, f"order:{order_id}", placed_at, days)
-            )
+            anchor = order_anchor(order_id)
+            due.append(Due(customer_id, "post_purchase", step.name, anchor, placed_at, days))
     return due
 
 
@@ -173,7 +179,7 @@ def _win_back(
                 consenting(
                     select(Customer.id, func.max(Order.placed_at))
                     .join(Order, Order.customer_id == Customer.id)
-                    .where(Order.placed_at <= as_of)
+                    .where(PURCHASED, Order.placed_at <= as_of)
                     .group_by(Customer.id)
                 ),
                 customer_ids,

@@ -55,6 +55,25 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# The times the engine stores and reckons with. Any chat, order or campaign date lies well
+# inside; the edges stay centuries away from what Python, SQLite and PostgreSQL can hold, so
+# converting to UTC and stepping a year either way (RFM windows, steps) never overflows.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(3000, 1, 1, tzinfo=UTC)
+
+
+def time_out_of_range(moment: datetime) -> str | None:
+    """Why the store cannot take this time (no timezone, or outside EARLIEST..LATEST), if so."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        return "needs a timezone (e.g. 2026-11-20T09:00:00Z)"
+    outside = f"must lie from {EARLIEST.year} up to (not including) {LATEST.year}, in UTC"
+    try:
+        in_utc = moment.astimezone(UTC)
+    except OverflowError:  # year 1 at +01:00, year 9999 at -01:00
+        return outside
+    return None if EARLIEST <= in_utc < LATEST else outside
+
+
 class Base(DeclarativeBase):
     """Declarative base of every table."""
 
@@ -171,6 +190,12 @@ class Order(Base):
     items: Mapped[list["OrderItem"]] = relationship(
         back_populates="order", cascade="all, delete-orphan", order_by="OrderItem.position"
     )
+
+
+# The one test of "this order is a purchase", wherever orders count (orders, spend, products
+# bought, RFM, lifecycle stage and triggers, the demo summary).
+PURCHASE_STATUS = ORDER_STATUSES[0]
+PURCHASED = Order.status == PURCHASE_STATUS
 
 
 class OrderItem(Base):

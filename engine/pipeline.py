@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -19,6 +19,7 @@ from embeddings.store import VectorPoint, VectorStore
 from engine.classifier import IntentClassifier
 from engine.consent import withdraw_drafts
 from engine.db import Database, insert_ignoring
+from engine.evidence import withheld_from_index
 from engine.facts import Extraction, FactExtractor
 from engine.models import BlockedCandidate, Fact, Message, MessageIntent, Tracker, utcnow
 from engine.optouts import ALL_MARKETING
@@ -195,10 +196,19 @@ class Pipeline:
         """Redact, split, embed, index and classify messages, then record them as processed."""
         redacted = [redact(m.text).text for m in messages]
         owners: list[int] = []
+        # Each sentence's place in its message: its point id and the payload's "sentence", by
+        # which search finds its words again in the message (the store keeps no text).
+        places: list[int] = []
         sentences: list[str] = []
         for index, text in enumerate(redacted):
-            for sentence in split_sentences(text):
+            for place, sentence in enumerate(split_sentences(text)):
+                if withheld_from_index(sentence.text) is not None:
+                    # Never embedded, indexed or classified: nothing sensitive is searchable,
+                    # quoted, or gives an intent. Its place stays taken, so later sentences keep
+                    # theirs.
+                    continue
                 owners.append(index)
+                places.append(place)
                 sentences.append(sentence.text)
         vectors = self.encoder.encode(sentences)
         predictions = self.intents.classifier.predict(texts=sentences, vectors=vectors)
@@ -219,26 +229,25 @@ class Pipeline:
                 found[owner][key] = max(found[owner].get(key, 0.0), score)
                 labels[row].append(label)
         points = []
-        counters = [0] * len(messages)
-        for row, (owner, text) in enumerate(zip(owners, sentences, strict=True)):
+        for row, (owner, place, text) in enumerate(zip(owners, places, sentences, strict=True)):
             message = messages[owner]
             points.append(
                 VectorPoint(
-                    id=point_id(message.message_id, counters[owner]),
+                    id=point_id(message.message_id, place),
                     vector=vectors[row],
                     sparse=bm25_document(text),
+                    # What filters and grouping need, and no words: an erased customer's words
+                    # must not linger in the store's files (their message in SQL has them).
                     payload={
                         "customer_id": message.customer_id,
                         "conversation_id": message.conversation_id,
                         "message_id": message.message_id,
                         "sent_at": message.sent_at.timestamp(),
                         "intents": labels[row],
-                        "text": text,
-                        "sentence": counters[owner],
+                        "sentence": place,
                     },
                 )
             )
-            counters[owner] += 1
         if points:
             self.store.upsert(points)
         extractions = self.facts.extract(redacted)
@@ -252,6 +261,19 @@ class Pipeline:
                 redacted = [redacted[i] for i in keep]
                 found = [found[i] for i in keep]
                 extractions = [extractions[i] for i in keep]
+            if any(live[m.id] != m.customer_id for m in messages):
+                # Profiles were merged while this batch was in flight: its facts, intents and
+                # points go under the customer each message belongs to now.
+                messages = [replace(m, customer_id=live[m.id]) for m in messages]
+                owner_of = {m.message_id: m.customer_id for m in messages}
+                self.store.upsert(
+                    [
+                        replace(p, payload={**p.payload, "customer_id": owner_of[mid]})
+                        for p in points
+                        if (mid := p.payload["message_id"]) in owner_of
+                        and p.payload["customer_id"] != owner_of[mid]
+                    ]
+                )
             intents = self._record(session, messages, redacted, found) if messages else 0
             facts = self._record_facts(session, messages, extractions)
             unsubscribed = {
@@ -271,6 +293,9 @@ class Pipeline:
             # the messages gone again), never vectors of an erased customer.
             if erased:
                 self.store.delete_points(erased)
+        if erased:
+            # Their words must not stay in the store's files either (as forget_customer does).
+            self.store.purge()
         return BatchResult(len(messages), len(sentences), intents, facts)
 
     def _record(
@@ -400,11 +425,14 @@ class Pipeline:
         self.intents.trackers = models
 
 
-def _lock_stored(session: Session, messages: Sequence[ClaimedMessage]) -> set[int]:
-    """The batch's messages still stored, locked until the caller commits, so an erasure
-    running alongside either waits for this batch or has already removed them."""
-    return set(
-        session.scalars(
-            select(Message.id).where(Message.id.in_([m.id for m in messages])).with_for_update()
-        )
+def _lock_stored(session: Session, messages: Sequence[ClaimedMessage]) -> dict[int, str]:
+    """The batch's messages still stored, with the customer each belongs to now (a merge may
+    have moved it), locked until the caller commits, so an erasure or a merge running alongside
+    either waits for this batch or is already done. In id order, as a merge locks them."""
+    rows = session.execute(
+        select(Message.id, Message.customer_id)
+        .where(Message.id.in_([m.id for m in messages]))
+        .order_by(Message.id)
+        .with_for_update()
     )
+    return {row.id: row.customer_id for row in rows}

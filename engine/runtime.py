@@ -1,7 +1,6 @@
 """Building the heavy parts once (encoder, vector store, intent model) from the settings,
 and running the pipeline in the background."""
 
-import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,7 @@ from engine.errors import EngineError
 from engine.facts import FactExtractor
 from engine.intents import build_intent_model
 from engine.pipeline import IntentModel, Pipeline
+from engine.search import upgrade_store
 from engine.settings import Settings, reveal
 
 if TYPE_CHECKING:
@@ -81,7 +81,21 @@ class StoreBusyError(EngineError):
 
 
 def open_vector_store(settings: Settings, *, dimension: int) -> VectorStore:
-    """A Qdrant server when QDRANT_URL is set, else Qdrant Edge under PERSONALIZE_HOME."""
+    """A Qdrant server when QDRANT_URL is set, else Qdrant Edge under PERSONALIZE_HOME;
+    upgraded, if an earlier version wrote it, to hold no text and nothing sensitive."""
+    store = _open_vector_store(settings, dimension=dimension)
+    try:
+        dropped = upgrade_store(store)
+    except BaseException:
+        store.close()
+        raise
+    if dropped:
+        log.info("upgraded the vector store: %d sensitive sentences dropped", dropped)
+    return store
+
+
+def _open_vector_store(settings: Settings, *, dimension: int) -> VectorStore:
+    """The configured vector store, as it is."""
     if settings.qdrant_url:
         return ServerStore(_qdrant_client(settings), dimension=dimension)
     try:
@@ -105,11 +119,10 @@ def open_existing_vector_store(settings: Settings) -> VectorStore | None:
         if size is None:
             raise EngineError(f"collection {COLLECTION!r} has no {DENSE!r} vectors")
         return ServerStore(client, dimension=size)
-    config = vector_dir(settings) / "edge_config.json"
-    if not config.exists():
+    size = EdgeStore.stored_dimension(vector_dir(settings))
+    if size is None:
         return None
-    size = json.loads(config.read_text())["vectors"][DENSE]["size"]
-    return open_vector_store(settings, dimension=int(size))
+    return open_vector_store(settings, dimension=size)
 
 
 def _qdrant_client(settings: Settings) -> "QdrantClient":

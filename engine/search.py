@@ -1,4 +1,8 @@
-""" "Which customers are asking about X?": message vectors grouped by customer, with quotes."""
+""" "Which customers are asking about X?": message vectors grouped by customer, with quotes.
+
+The vector store holds no text: quotes are read from the messages in SQL, and each passes the
+evidence policy (engine.evidence) before it can stand for a customer. A question that touches a
+sensitive category is refused: the engine keeps nothing of what customers say about it."""
 
 import re
 from dataclasses import dataclass, field
@@ -13,7 +17,10 @@ from sqlalchemy.orm import Session
 from embeddings.encoder import Encoder
 from embeddings.sparse import bm25_query
 from embeddings.store import VectorHit, VectorStore
-from engine.models import Customer
+from engine.evidence import not_evidence, sensitive_category, withheld_from_index
+from engine.models import Customer, Fact, Message
+from engine.optouts import mentions
+from engine.sentences import split_sentences
 
 Mode = Literal["dense", "hybrid"]
 Vector = npt.NDArray[np.float64]
@@ -29,6 +36,10 @@ EVIDENCE_PER_CUSTOMER = 3
 # Sentences fetched per customer asked for: customers with many matching sentences
 # would otherwise crowd others out of the candidate pool.
 CANDIDATES_PER_CUSTOMER = 20
+# Message ids per SQL query when quotes are read: under every database's parameter limit.
+LOOKUP_CHUNK = 5000
+# The payload field in which earlier versions kept each sentence's text (upgrade_store).
+LEGACY_TEXT_FIELD = "text"
 
 
 @dataclass(frozen=True)
@@ -65,7 +76,10 @@ def search_customers(
     threshold: float = RELEVANCE_THRESHOLD,
     mode: Mode = "dense",
 ) -> list[CustomerMatch]:
-    """Customers whose own messages match the query, best first, with up to 3 quotes each."""
+    """Customers whose own messages match the query, best first, with up to 3 quotes each;
+    nobody for a question that touches a sensitive category (see `refusal`)."""
+    if refusal(query) is not None:
+        return []
     vector = np.asarray(encoder.encode([focus_query(query)])[0], dtype=np.float64)
     pool = max(200, limit * CANDIDATES_PER_CUSTOMER)
     dense = store.search(vector, limit=pool, since=since, until=until)
@@ -96,9 +110,12 @@ def search_customers(
     ]
     # A customer ranks where their best sentence does.
     hits.sort(key=lambda h: -h.score)
-    grouped: dict[str, list[VectorHit]] = {}
+    quotes = _quotes(session, hits, query=query)
+    grouped: dict[str, list[tuple[VectorHit, Quote]]] = {}
     for hit in hits:
-        grouped.setdefault(str(hit.payload["customer_id"]), []).append(hit)
+        quote = quotes.get(hit.id)
+        if quote is not None:
+            grouped.setdefault(quote.customer_id, []).append((hit, quote))
     ranked = list(grouped.items())[:limit]
     names = dict(
         session.execute(
@@ -109,12 +126,96 @@ def search_customers(
         CustomerMatch(
             customer_id=customer_id,
             first_name=names.get(customer_id),
-            score=round(max(h.score for h in customer_hits), 4),
-            matches=len({h.payload["message_id"] for h in customer_hits}),
+            score=round(max(h.score for h, _ in customer_hits), 4),
+            matches=len({q.message_id for _, q in customer_hits}),
             evidence=_evidence(customer_hits),
         )
         for customer_id, customer_hits in ranked
     ]
+
+
+def refusal(query: str) -> str | None:
+    """Why a question is answered with nobody, whatever customers said: it touches a sensitive
+    category, of which the engine keeps nothing (such sentences are never indexed, and a
+    marketer may not segment customers by them). None for a question that may be asked."""
+    category = sensitive_category(query) or sensitive_category(focus_query(query))
+    if category is None:
+        return None
+    return (
+        f"the question touches a sensitive category ({category.replace('_', ' ')}): what "
+        "customers say about it is never kept or searched, so nobody is returned"
+    )
+
+
+@dataclass(frozen=True)
+class Quote:
+    """The sentence a hit stands for, read from its message, and whose it is."""
+
+    customer_id: str
+    message_id: str
+    conversation_id: str
+    text: str
+    sent_at: datetime
+
+
+def _quotes(session: Session, hits: list[VectorHit], *, query: str) -> dict[str, Quote]:
+    """The sentence each hit stands for, by point id, for the hits that may be evidence: read
+    from the messages (the store keeps no text), in one query per few thousand messages; the
+    sentence index in the payload picks the sentence. A hit whose message is gone (erased while
+    the search ran) or whose sentence the evidence policy rules out is left out, and so is every
+    hit of a customer who asked not to hear about the question's topic."""
+    wanted = sorted({str(h.payload["message_id"]) for h in hits})
+    messages = {}
+    for start in range(0, len(wanted), LOOKUP_CHUNK):
+        for message in session.execute(
+            select(
+                Message.message_id,
+                Message.customer_id,
+                Message.conversation_id,
+                Message.redacted_text,
+                Message.sent_at,
+            ).where(
+                Message.message_id.in_(wanted[start : start + LOOKUP_CHUNK]),
+                Message.role == "customer",
+            )
+        ):
+            messages[message.message_id] = message
+    topics = _opted_out(session, customer_ids={row.customer_id for row in messages.values()})
+    asked = f"{query} {focus_query(query)}"
+    sentences: dict[str, list[str]] = {}
+    quotes: dict[str, Quote] = {}
+    for hit in hits:
+        row = messages.get(str(hit.payload["message_id"]))
+        if row is None or row.redacted_text is None:
+            continue
+        opted_out = topics.get(row.customer_id, [])
+        if mentions(asked, opted_out):
+            continue  # "please don't email me about kilns": not a kiln customer for anyone
+        if row.message_id not in sentences:
+            sentences[row.message_id] = [s.text for s in split_sentences(row.redacted_text)]
+        split = sentences[row.message_id]
+        index = int(hit.payload.get("sentence", -1))
+        if not 0 <= index < len(split) or not_evidence(split[index], opted_out=opted_out):
+            continue
+        sent_at = row.sent_at if row.sent_at.tzinfo else row.sent_at.replace(tzinfo=UTC)
+        quotes[hit.id] = Quote(
+            row.customer_id, row.message_id, row.conversation_id, split[index], sent_at
+        )
+    return quotes
+
+
+def _opted_out(session: Session, *, customer_ids: set[str]) -> dict[str, list[str]]:
+    """The topics each customer asked not to hear about (their opt-out facts)."""
+    topics: dict[str, list[str]] = {}
+    ids = sorted(customer_ids)
+    for start in range(0, len(ids), LOOKUP_CHUNK):
+        for customer_id, topic in session.execute(
+            select(Fact.customer_id, Fact.value).where(
+                Fact.category == "opt_out", Fact.customer_id.in_(ids[start : start + LOOKUP_CHUNK])
+            )
+        ):
+            topics.setdefault(customer_id, []).append(topic)
+    return topics
 
 
 def in_context(
@@ -177,24 +278,42 @@ def focus_query(query: str) -> str:
     return focused or query
 
 
-def _evidence(hits: list[VectorHit]) -> list[Evidence]:
+def _evidence(hits: list[tuple[VectorHit, Quote]]) -> list[Evidence]:
     """The best few sentences, one per message."""
     quotes: list[Evidence] = []
     seen: set[str] = set()
-    for hit in sorted(hits, key=lambda h: -h.score):
-        message_id = str(hit.payload["message_id"])
-        if message_id in seen:
+    for hit, quote in sorted(hits, key=lambda pair: -pair[0].score):
+        if quote.message_id in seen:
             continue
-        seen.add(message_id)
+        seen.add(quote.message_id)
         quotes.append(
             Evidence(
-                text=str(hit.payload["text"]),
+                text=quote.text,
                 score=round(hit.score, 4),
-                message_id=message_id,
-                conversation_id=str(hit.payload["conversation_id"]),
-                sent_at=datetime.fromtimestamp(float(hit.payload["sent_at"]), tz=UTC),
+                message_id=quote.message_id,
+                conversation_id=quote.conversation_id,
+                sent_at=quote.sent_at,
             )
         )
         if len(quotes) == EVIDENCE_PER_CUSTOMER:
             break
     return quotes
+
+
+def upgrade_store(store: VectorStore) -> int:
+    """Bring a vector store written by an earlier version to today's: the points of sentences
+    the gate would block as sensitive are deleted, the text every payload carried is removed,
+    and the store is purged so neither stays in its files. Returns how many points went; on a
+    current store it only looks (one filtered scan) and changes nothing."""
+    legacy = list(store.scroll(has_field=LEGACY_TEXT_FIELD))
+    if not legacy:
+        return 0
+    doomed = [
+        hit.id
+        for hit in legacy
+        if withheld_from_index(str(hit.payload[LEGACY_TEXT_FIELD])) is not None
+    ]
+    store.delete_points(doomed)
+    store.remove_payload_field(LEGACY_TEXT_FIELD)
+    store.purge()
+    return len(doomed)

@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import AwareDatetime
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from api.deps import (
     AdminKey,
@@ -17,23 +17,42 @@ from api.deps import (
     wake_outbox,
 )
 from api.schemas import CustomerErased, CustomerUpdated
-from chat_ingest.schemas import CustomerUpdate
+from chat_ingest.schemas import CustomerUpdate, Timestamp
 from chat_ingest.service import update_customer
 from engine.consent import unsubscribe
 from engine.context import CustomerContext, build_context
 from engine.erasure import forget_customer
 
+
+class CustomerIdConvertor(PathConvertor):
+    """A customer id in a path: any characters, "/" (sent as %2F) and line breaks included;
+    Starlette's own `path` stops at a line break."""
+
+    regex = "(?s:.+)"
+
+
+register_url_convertor("customer_id", CustomerIdConvertor())
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
-CustomerIdPath = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[^\x00]+$")]
+# Any stored id is addressable: ids are matched as paths, so one holding "/" (a CRM's
+# "team/42", or "../../etc/passwd" typed into a form) is reached by percent-encoding it.
+CustomerIdPath = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[^\x00]+$",
+        description="The customer id; encode `/` in it as `%2F`.",
+    ),
+]
 
 
-@router.get("/{customer_id}/context", response_model=CustomerContext)
+@router.get("/{customer_id:customer_id}/context", response_model=CustomerContext)
 async def get_context(
     customer_id: CustomerIdPath,
     db: DatabaseDep,
     _: MarketerKey,
     as_of: Annotated[
-        AwareDatetime | None,
+        Timestamp | None,
         Query(description="The context as it stood at this time, with a timezone (default: now)."),
     ] = None,
 ) -> CustomerContext:
@@ -47,7 +66,7 @@ async def get_context(
     return await run_in_threadpool(run)
 
 
-@router.patch("/{customer_id}", response_model=CustomerUpdated)
+@router.patch("/{customer_id:customer_id}", response_model=CustomerUpdated)
 async def patch_customer(
     customer_id: CustomerIdPath, changes: CustomerUpdate, db: DatabaseDep, key: IngestKey
 ) -> CustomerUpdated:
@@ -68,7 +87,7 @@ async def patch_customer(
     return await run_in_threadpool(run)
 
 
-@router.post("/{customer_id}/unsubscribe", response_model=CustomerUpdated)
+@router.post("/{customer_id:customer_id}/unsubscribe", response_model=CustomerUpdated)
 async def unsubscribe_customer(
     customer_id: CustomerIdPath, db: DatabaseDep, key: MarketerKey
 ) -> CustomerUpdated:
@@ -85,7 +104,7 @@ async def unsubscribe_customer(
     return await run_in_threadpool(run)
 
 
-@router.delete("/{customer_id}", response_model=CustomerErased)
+@router.delete("/{customer_id:customer_id}", response_model=CustomerErased)
 async def erase_customer(
     customer_id: CustomerIdPath,
     request: Request,

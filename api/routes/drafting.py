@@ -5,10 +5,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 from fastapi.concurrency import run_in_threadpool
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from api.deps import DatabaseDep, DrafterDep, MarketerKey, SettingsDep, wake_outbox
-from chat_ingest.schemas import NoNul
+from chat_ingest.schemas import NoNul, Timestamp
 from engine.drafting.base import Kind
 from engine.drafting.review import DraftDetail
 from engine.drafting.service import CampaignReport, draft_one, run_campaign
@@ -22,7 +22,7 @@ class DraftCreate(NoNul):
 
     customer_id: str = Field(min_length=1, max_length=128)
     kind: Kind
-    as_of: AwareDatetime | None = Field(
+    as_of: Timestamp | None = Field(
         default=None, description="Draft as of this time, with a timezone (default: now)."
     )
 
@@ -30,7 +30,7 @@ class DraftCreate(NoNul):
 class CampaignRun(BaseModel):
     """Options of a campaign run."""
 
-    as_of: AwareDatetime | None = Field(
+    as_of: Timestamp | None = Field(
         default=None, description="Who is due as of this time, with a timezone (default: now)."
     )
 

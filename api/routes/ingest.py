@@ -15,6 +15,7 @@ router = APIRouter(prefix="/v1", tags=["ingest"])
 @router.post("/messages", status_code=status.HTTP_202_ACCEPTED, response_model=MessageAccepted)
 async def post_message(event: MessageEvent, writer: WriterDep, _: IngestKey) -> MessageAccepted:
     """One message as a chat widget streams it; the same message id again is stored once.
+    A text over 20,000 characters is kept: its first part is stored (`truncated: true`).
 
     The answer comes after the message is committed (group commit with concurrent requests).
     """
@@ -27,7 +28,8 @@ async def post_message(event: MessageEvent, writer: WriterDep, _: IngestKey) -> 
 def post_transcript(
     transcript: TranscriptCreate, db: DatabaseDep, _: IngestKey
 ) -> TranscriptAccepted:
-    """A whole conversation, stored whole or not at all."""
+    """A whole conversation, stored whole or not at all; `truncated` counts its messages over
+    20,000 characters, stored as their first part."""
     with db.write() as session:
         stored = store_transcript(session, transcript=transcript)
     return TranscriptAccepted(
@@ -35,6 +37,7 @@ def post_transcript(
         customer_id=stored.customer_id,
         stored=stored.stored,
         duplicates=stored.duplicates,
+        truncated=stored.truncated,
     )
 
 
@@ -54,7 +57,8 @@ def post_customer(
 def post_order(
     order: OrderCreate, db: DatabaseDep, _: IngestKey, response: Response
 ) -> OrderAccepted:
-    """Store an order (201); an order id already stored is a no-op (200)."""
+    """Store an order (201); an order id already stored is a no-op (200). Only a `placed`
+    order (the default `status`) counts as a purchase."""
     with db.write() as session:
         stored = store_order(session, order=order)
     if stored.duplicate:

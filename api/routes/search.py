@@ -1,7 +1,6 @@
 """ "Which customers are asking about X?"."""
 
 from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -9,7 +8,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import MarketerKey, ServicesDep
 from api.schemas import CustomerMatchRead, SearchRead
-from engine.search import search_customers
+from chat_ingest.schemas import TimeFilter
+from engine.search import refusal, search_customers
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
 
@@ -27,11 +27,19 @@ async def search(
             description="What customers ask about.",
         ),
     ],
-    since: Annotated[datetime | None, Query(description="Only messages sent at or after.")] = None,
-    until: Annotated[datetime | None, Query(description="Only messages sent before.")] = None,
+    since: Annotated[
+        TimeFilter | None, Query(description="Only messages sent at or after (UTC if no zone).")
+    ] = None,
+    until: Annotated[
+        TimeFilter | None, Query(description="Only messages sent before (UTC if no zone).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> SearchRead:
-    """Customers whose own messages match the query, ranked, with up to 3 quotes each."""
+    """Customers whose own messages match the query, ranked, with up to 3 quotes each. A
+    question that touches a sensitive category gets nobody, with `refused` and the reason."""
+    refused = refusal(q)
+    if refused is not None:
+        return SearchRead(query=q, customers=[], refused=True, reason=refused)
 
     def run() -> SearchRead:
         with services.db.read() as session:

@@ -1,4 +1,5 @@
-"""Chatwoot's `message_created` webhook event mapped to one of our messages."""
+"""Chatwoot's webhook events: `message_created` mapped to one of our messages, with the
+contact it is from; `contact_updated` mapped to the contact as it is now."""
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -7,7 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from chat_ingest.errors import InvalidInput
-from chat_ingest.schemas import MessageCreate, MessageEvent, Role, invalid_from
+from chat_ingest.schemas import CustomerRef, MessageCreate, MessageEvent, Role, invalid_from
 
 # Chatwoot sends message_type as a word in webhooks and as a number inside
 # conversation.messages; both spellings map here. Activity messages are
@@ -25,27 +26,43 @@ _ROLES: dict[str | int, Role | None] = {
 
 
 _SENDER = "conversation.meta.sender"
+# The customer id of a contact who gave Chatwoot neither an identifier nor an email: ours, not
+# the business's, so it gives way to any other profile of the same person (chat_ingest.platforms).
+PROVISIONAL_PREFIX = "chatwoot-contact:"
 
 
 @dataclass(frozen=True)
-class ChatwootMessage:
-    """A Chatwoot message as we store it, with the contact's identity to resolve."""
+class ChatwootContact:
+    """A Chatwoot contact: the business's own id for them (`identifier`), email, first name and
+    Chatwoot's contact id."""
 
-    conversation_id: str
-    message: MessageCreate
     identifier: str | None
     email: str | None
     contact_id: str
     first_name: str | None
 
+    @property
+    def provisional_id(self) -> str:
+        """The customer id of this contact while Chatwoot knows nothing else of them."""
+        return f"{PROVISIONAL_PREFIX}{self.contact_id}"
+
     def customer_id(self) -> tuple[str, str]:
-        """Who the contact is, unless a stored customer has their email: the contact's
-        identifier, else its email, else its Chatwoot id; and the field that came from."""
+        """Who the contact is when no stored profile is theirs yet: the identifier, else the
+        email, else the provisional id; and the contact field that came from."""
         if self.identifier:
-            return self.identifier, f"{_SENDER}.identifier"
+            return self.identifier, "identifier"
         if self.email:
-            return self.email.lower(), f"{_SENDER}.email"
-        return f"chatwoot-contact:{self.contact_id}", f"{_SENDER}.id"
+            return self.email.lower(), "email"
+        return self.provisional_id, "id"
+
+
+@dataclass(frozen=True)
+class ChatwootMessage:
+    """A Chatwoot message as we store it, with the contact of its conversation."""
+
+    conversation_id: str
+    message: MessageCreate
+    contact: ChatwootContact
 
 
 @dataclass(frozen=True)
@@ -55,13 +72,16 @@ class Ignored:
     reason: str
 
 
-def parse_chatwoot_event(payload: Any) -> ChatwootMessage | Ignored:
+def parse_chatwoot_event(payload: Any) -> ChatwootMessage | ChatwootContact | Ignored:
     """Map a Chatwoot webhook payload; raise InvalidInput naming the field when malformed."""
     if not isinstance(payload, dict):
         raise InvalidInput("expected a JSON object", field="(root)")
     event = payload.get("event")
+    if event == "contact_updated":
+        # The payload is the contact itself (Contact#webhook_data), as it is after the change.
+        return _contact(payload, where="")
     if event != "message_created":
-        return Ignored(reason=f"event {event!r} is not message_created")
+        return Ignored(reason=f"event {event!r} is neither message_created nor contact_updated")
     if payload.get("private") is True:
         return Ignored(reason="private note")
     message_type = payload.get("message_type")
@@ -91,46 +111,52 @@ def parse_chatwoot_event(payload: Any) -> ChatwootMessage | Ignored:
         )
     except ValidationError as error:
         raise _renamed(invalid_from(error)) from None
-    identifier = _optional_str(sender.get("identifier"), "conversation.meta.sender.identifier")
-    email = _optional_str(sender.get("email"), "conversation.meta.sender.email")
-    name = _optional_str(sender.get("name"), "conversation.meta.sender.name")
-    parsed = ChatwootMessage(
-        conversation_id=f"chatwoot:{account_id}:{_id(conversation.get('id'), 'conversation.id')}",
-        message=message,
-        identifier=identifier,
-        email=email,
-        contact_id=_id(sender.get("id"), "conversation.meta.sender.id"),
-        first_name=name.split()[0][:200] if name else None,
-    )
-    _check_storable(parsed)
-    return parsed
-
-
-_EVENT_FIELDS = {
-    "conversation_id": "conversation.id",
-    "customer.email": f"{_SENDER}.email",
-    "customer.first_name": f"{_SENDER}.name",
-}
-
-
-def _check_storable(parsed: ChatwootMessage) -> None:
-    """Validate the event chat_ingest.platforms stores, whose customer id is the contact's
-    identifier, else its email, else its Chatwoot id: a value too long, or not an email, is
-    refused here naming Chatwoot's field rather than failing when stored."""
-    customer_id, id_field = parsed.customer_id()
+    conversation_id = f"chatwoot:{account_id}:{_id(conversation.get('id'), 'conversation.id')}"
+    contact = _contact(sender, where=f"{_SENDER}.")
+    # The event as chat_ingest.platforms stores it (the contact is checked above): an id too
+    # long is refused here, naming Chatwoot's field, rather than failing when stored.
     event = {
-        "conversation_id": parsed.conversation_id,
-        "customer": {"id": customer_id, "email": parsed.email, "first_name": parsed.first_name},
-        "message": parsed.message,
+        "conversation_id": conversation_id,
+        "customer": {"id": contact.customer_id()[0]},
+        "message": message,
         "source": "chatwoot",
     }
     try:
         MessageEvent.model_validate(event)
     except ValidationError as error:
         problem = invalid_from(error)
-        fields = {"customer.id": id_field, **_EVENT_FIELDS}
-        problem.field = fields.get(problem.field or "", problem.field)
+        if problem.field == "conversation_id":
+            problem.field = "conversation.id"
         raise problem from None
+    return ChatwootMessage(conversation_id=conversation_id, message=message, contact=contact)
+
+
+def _contact(data: dict[str, Any], *, where: str) -> ChatwootContact:
+    """A contact as Chatwoot sends it (Contact#push_event_data or #webhook_data), checked as a
+    customer we may store: a value too long, or not an email, is refused here naming
+    Chatwoot's field (`where` is the path to the contact) rather than failing when stored."""
+    name = _optional_str(data.get("name"), f"{where}name")
+    contact = ChatwootContact(
+        identifier=_optional_str(data.get("identifier"), f"{where}identifier"),
+        email=_optional_str(data.get("email"), f"{where}email"),
+        contact_id=_id(data.get("id"), f"{where}id"),
+        first_name=name.split()[0][:200] if name else None,
+    )
+    customer_id, id_field = contact.customer_id()
+    # The provisional id too: it is looked up even when the contact has another.
+    refs = [
+        ({"id": customer_id, "email": contact.email, "first_name": contact.first_name}, id_field),
+        ({"id": contact.provisional_id}, "id"),
+    ]
+    for ref, field in refs:
+        try:
+            CustomerRef.model_validate(ref)
+        except ValidationError as error:
+            problem = invalid_from(error)
+            theirs = {"id": field, "email": "email", "first_name": "name"}
+            problem.field = f"{where}{theirs.get(problem.field or '', problem.field)}"
+            raise problem from None
+    return contact
 
 
 def _renamed(error: InvalidInput) -> InvalidInput:

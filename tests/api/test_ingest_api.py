@@ -5,6 +5,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from engine.db import Database
+from engine.models import Message
 
 Headers = dict[str, dict[str, str]]
 
@@ -39,7 +43,6 @@ def test_message_is_accepted_once(client: TestClient, auth: Headers) -> None:
     [
         ({"role": "system"}, "message.role"),
         ({"sent_at": "2026-11-01T10:00:00"}, "message.sent_at"),
-        ({"text": "x" * 20_001}, "message.text"),
         ({"text": 42}, "message.text"),
         ({"id": None}, "message.id"),
     ],
@@ -115,6 +118,55 @@ def test_transcript_whole_or_nothing_and_idempotent(client: TestClient, auth: He
     assert (again.json()["stored"], again.json()["duplicates"]) == (0, 2)
     status = client.get("/v1/status", headers=auth["ingest"]).json()
     assert (status["messages"], status["customer_messages"], status["backlog"]) == (2, 1, 1)
+
+
+# A long message (an email pasted into the widget): paragraphs of whole words, 26,000 characters.
+LONG_TEXT = "\n\n".join(
+    " ".join(f"The grinder rattles at setting {n} and the burrs sound loose." for n in range(8))
+    for _ in range(54)
+)
+
+
+def test_a_message_over_20000_characters_is_kept_cut_and_says_so(
+    client: TestClient, auth: Headers, db: Database
+) -> None:
+    assert len(LONG_TEXT) > 20_000
+    first = client.post("/v1/messages", json=event(text=LONG_TEXT), headers=auth["ingest"])
+    again = client.post("/v1/messages", json=event(text=LONG_TEXT), headers=auth["ingest"])
+    short = client.post("/v1/messages", json=event("m2"), headers=auth["ingest"])
+    assert first.status_code == again.status_code == 202
+    assert (first.json()["truncated"], first.json()["duplicate"]) == (True, False)
+    # The same message sent again is answered the same way.
+    assert (again.json()["truncated"], again.json()["duplicate"]) == (True, True)
+    assert short.json()["truncated"] is False
+    with db.read() as session:
+        stored = session.scalars(select(Message).where(Message.message_id == "m1")).one()
+    assert stored.truncated and LONG_TEXT.startswith(stored.text)
+    # Cut after a whole word, near the limit.
+    assert 19_800 <= len(stored.text) <= 20_000 and LONG_TEXT[len(stored.text)].isspace()
+    assert stored.state == "pending"  # its words go through the pipeline like any others
+
+
+def test_a_transcript_counts_its_messages_stored_cut(
+    client: TestClient, auth: Headers, db: Database
+) -> None:
+    transcript = {
+        "conversation_id": "c3",
+        "customer_id": "u3",
+        "messages": [
+            {"id": "l1", "role": "customer", "text": LONG_TEXT, "sent_at": "2026-11-01T10:00:00Z"},
+            {"id": "l2", "role": "agent", "text": "Sorry!", "sent_at": "2026-11-01T10:01:00Z"},
+        ],
+    }
+    first = client.post("/v1/transcripts", json=transcript, headers=auth["ingest"])
+    again = client.post("/v1/transcripts", json=transcript, headers=auth["ingest"])
+    assert first.status_code == 202
+    assert (first.json()["stored"], first.json()["truncated"]) == (2, 1)
+    assert (again.json()["duplicates"], again.json()["truncated"]) == (2, 1)
+    with db.read() as session:
+        rows = session.execute(select(Message.message_id, Message.truncated))
+        flags = {row.message_id: row.truncated for row in rows}
+    assert flags == {"l1": True, "l2": False}
 
 
 def test_conversation_of_another_customer_gets_409(client: TestClient, auth: Headers) -> None:

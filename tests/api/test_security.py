@@ -5,21 +5,17 @@ import base64
 import hashlib
 import hmac
 import logging
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from contexts import make_context
 from fake_anthropic import serve_fake_anthropic
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from servers import running
 
 from api.app import create_app
 from api.logs import MASK, mask_query_secrets
@@ -155,32 +151,6 @@ def test_settings_print_secrets_masked() -> None:
     shown = repr(settings) + str(settings) + str(settings.model_dump())
     for secret in (ANTHROPIC_KEY, SHOPIFY_SECRET, REVIEW_SECRET, QDRANT_KEY):
         assert secret not in shown
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def running(app: Any) -> Iterator[str]:
-    """The app served by uvicorn on a free loopback port, with its access log on."""
-    port = free_port()
-    # log_config=None: uvicorn's records reach the root logger, where caplog sees them.
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=True)
-    )
-    thread = threading.Thread(target=server.run)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join()
 
 
 def test_no_secret_reaches_the_logs(

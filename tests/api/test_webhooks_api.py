@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,8 @@ from sqlalchemy import select
 
 from api.app import create_app
 from engine.db import Database
-from engine.models import Customer, Message, Order
+from engine.models import Conversation, Customer, CustomerMerge, Fact, Message, Order
+from engine.runtime import Services
 from engine.settings import Settings
 
 Headers = dict[str, dict[str, str]]
@@ -155,6 +157,176 @@ def test_chatwoot_unknown_message_type_is_422(client: TestClient, auth: Headers)
         headers=auth["ingest"],
     )
     assert response.status_code == 422 and response.json()["error"]["field"] == "message_type"
+
+
+# Chatwoot webhook bodies built from Chatwoot's documented shapes: the README there says which.
+PAYLOADS = Path(__file__).parents[1] / "chat_ingest" / "payloads"
+CHATWOOT = "/v1/webhooks/chatwoot"
+
+
+def chatwoot_payload(name: str, **changes: Any) -> dict[str, Any]:
+    """A Chatwoot body from tests/chat_ingest/payloads, with top-level changes."""
+    payload: dict[str, Any] = json.loads((PAYLOADS / name).read_text())
+    return payload | changes
+
+
+def visitor_says(text: str) -> dict[str, Any]:
+    """The documented `message_created` sample: a widget visitor with no email yet (contact 14)
+    in conversation 10, saying `text`."""
+    return chatwoot_payload("chatwoot_message_created.json", content=text)
+
+
+def after_email_collect(message_id: int, text: str) -> dict[str, Any]:
+    """A later message of conversation 10, once the visitor answered the email-collect bot:
+    the documented `message_updated` sample's conversation (Chatwoot merged contact 14 into
+    contact 12, jane@acme.inc), as a new message of the visitor."""
+    return chatwoot_payload(
+        "chatwoot_message_updated.json",
+        event="message_created",
+        id=message_id,
+        content=text,
+        created_at="2021-07-23T18:04:10.000Z",
+    )
+
+
+def identified(message_id: int, conversation: int, identifier: str, email: str) -> dict[str, Any]:
+    """The documented `message_created` sample from a contact the shop's site identified
+    (the widget's setUser: `identifier` and `email` on the contact)."""
+    payload = chatwoot_payload("chatwoot_message_created.json", id=message_id)
+    payload["conversation"]["id"] = conversation
+    payload["conversation"]["meta"]["sender"].update(identifier=identifier, email=email)
+    return payload
+
+
+def test_a_chatwoot_conversation_keeps_its_customer_when_the_visitor_gives_an_email(
+    client: TestClient, auth: Headers, db: Database
+) -> None:
+    """The email-collect bot mid-conversation: later messages were refused with 409 for ever."""
+    first = client.post(CHATWOOT, json=visitor_says("hi"), headers=auth["ingest"])
+    assert first.status_code == 202
+    assert first.json()["customer_id"] == "chatwoot-contact:14"
+    later = after_email_collect(121, "it's for the studio, we're opening in March")
+    second = client.post(CHATWOOT, json=later, headers=auth["ingest"])
+    again = client.post(CHATWOOT, json=later, headers=auth["ingest"])
+    assert second.status_code == 202, second.text
+    assert second.json()["customer_id"] == "chatwoot-contact:14"
+    assert again.status_code == 202 and again.json()["duplicate"] is True
+    with db.read() as session:
+        customer = session.get(Customer, "chatwoot-contact:14")
+        assert customer is not None and customer.email == "jane@acme.inc"
+        owners = set(session.scalars(select(Message.customer_id)))
+        assert owners == {"chatwoot-contact:14"}
+        assert session.scalars(select(CustomerMerge)).all() == []
+
+
+def test_a_chatwoot_visitor_who_gives_a_known_customers_email_becomes_that_customer(
+    client: TestClient, auth: Headers, services: Services
+) -> None:
+    """The visitor's chat, facts and vectors join the profile of the customer with that email,
+    who survives (the business's own id); one audit row records the merge."""
+    client.post(
+        "/v1/customers",
+        json={"id": "cus_9", "email": "Jane@Acme.inc", "marketing_consent": True},
+        headers=auth["ingest"],
+    )
+    said = "we brew with an AeroPress at the studio"
+    assert client.post(CHATWOOT, json=visitor_says(said), headers=auth["ingest"]).status_code
+    services.pipeline().run_until_idle()
+    provisional = services.store.count(customer_id="chatwoot-contact:14")
+    assert provisional > 0
+
+    later = after_email_collect(121, "can you ship to the studio?")
+    response = client.post(CHATWOOT, json=later, headers=auth["ingest"])
+    assert response.status_code == 202, response.text
+    assert response.json()["customer_id"] == "cus_9"
+    with services.db.read() as session:
+        assert session.get(Customer, "chatwoot-contact:14") is None
+        conversation = session.get(Conversation, "chatwoot:1:10")
+        assert conversation is not None and conversation.customer_id == "cus_9"
+        assert set(session.scalars(select(Message.customer_id))) == {"cus_9"}
+        assert set(session.scalars(select(Fact.customer_id))) == {"cus_9"}
+        merge = session.scalars(select(CustomerMerge)).one()
+        assert (merge.customer_id, merge.merged_id) == ("cus_9", "chatwoot-contact:14")
+        assert merge.moved["messages"] == 1 and merge.moved["vectors"] == provisional
+        assert merge.actor.startswith("chatwoot webhook, key test-ingest")
+    assert services.store.count(customer_id="chatwoot-contact:14") == 0
+    assert services.store.count(customer_id="cus_9") == provisional
+    context = client.get("/v1/customers/cus_9/context", headers=auth["marketer"]).json()
+    assert any("AeroPress" in fact["quote"] for fact in context["facts"])
+    missing = client.get("/v1/customers/chatwoot-contact:14/context", headers=auth["marketer"])
+    assert missing.status_code == 404
+
+
+def test_a_chatwoot_identifier_with_a_shopify_customers_email_is_that_customer(
+    client: TestClient, auth: Headers, db: Database
+) -> None:
+    """No second profile under the identifier: the customer who has the email is the one."""
+    client.post("/v1/webhooks/shopify/orders", json=shopify_order(), headers=auth["ingest"])
+    event = identified(130, 20, "user-77", "bo@example.com")
+    response = client.post(CHATWOOT, json=event, headers=auth["ingest"])
+    assert response.status_code == 202
+    assert response.json()["customer_id"] == "shopify:115310627314723954"
+    with db.read() as session:
+        assert set(session.scalars(select(Customer.id))) == {"shopify:115310627314723954"}
+
+
+def test_a_chatwoot_identifier_of_one_customer_with_the_email_of_another_merges_them(
+    client: TestClient, auth: Headers, db: Database
+) -> None:
+    """The identifier's customer (the id the business gave Chatwoot) survives; a later Shopify
+    order of the merged Shopify customer finds it too."""
+    client.post("/v1/customers", json={"id": "cus_9"}, headers=auth["ingest"])
+    client.post("/v1/webhooks/shopify/orders", json=shopify_order(), headers=auth["ingest"])
+    event = identified(131, 21, "cus_9", "bo@example.com")
+    response = client.post(CHATWOOT, json=event, headers=auth["ingest"])
+    assert response.status_code == 202 and response.json()["customer_id"] == "cus_9"
+    next_order = shopify_order(order_id=820982911946154999, email="bo@example.com")
+    later = client.post("/v1/webhooks/shopify/orders", json=next_order, headers=auth["ingest"])
+    assert later.json()["customer_id"] == "cus_9"
+    with db.read() as session:
+        assert set(session.scalars(select(Customer.id))) == {"cus_9"}
+        assert set(session.scalars(select(Order.customer_id))) == {"cus_9"}
+        customer = session.get(Customer, "cus_9")
+        assert customer is not None and customer.email == "bo@example.com"
+        merge = session.scalars(select(CustomerMerge)).one()
+        assert merge.merged_id == "shopify:115310627314723954"
+
+
+def test_chatwoot_contact_updated_teaches_the_profile_its_email(
+    client: TestClient, auth: Headers, db: Database
+) -> None:
+    """The visitor gave an email no other contact had: Chatwoot updates contact 14 itself."""
+    client.post(CHATWOOT, json=visitor_says("hi"), headers=auth["ingest"])
+    update = chatwoot_payload("chatwoot_contact_updated.json")
+    response = client.post(CHATWOOT, json=update, headers=auth["ingest"])
+    assert response.status_code == 200
+    assert response.json() == {"customer_id": "chatwoot-contact:14", "merged": []}
+    stranger = chatwoot_payload("chatwoot_contact_updated.json", id=99, email="x@acme.inc")
+    unknown = client.post(CHATWOOT, json=stranger, headers=auth["ingest"])
+    assert unknown.status_code == 200
+    assert unknown.json() == {"customer_id": None, "merged": []}
+    with db.read() as session:
+        assert set(session.scalars(select(Customer.id))) == {"chatwoot-contact:14"}
+        customer = session.get(Customer, "chatwoot-contact:14")
+        assert customer is not None and customer.email == "jane@acme.inc"
+
+
+def test_a_long_chatwoot_email_is_kept_cut_and_marked(
+    client: TestClient, auth: Headers, db: Database
+) -> None:
+    """An email-channel message of 30,000 characters was refused whole (422)."""
+    paragraph = "The burrs rattle on every setting finer than 12, and the hopper lid sticks."
+    body = "\n\n".join([paragraph] * 400)
+    assert len(body) > 30_000
+    event = chatwoot_payload("chatwoot_email_message_created.json", content=body)
+    response = client.post(CHATWOOT, json=event, headers=auth["ingest"])
+    assert response.status_code == 202, response.text
+    assert response.json()["truncated"] is True
+    assert response.json()["customer_id"] == "maya@studio.example"
+    with db.read() as session:
+        stored = session.scalars(select(Message)).one()
+    assert stored.truncated and body.startswith(stored.text)
+    assert 19_800 <= len(stored.text) <= 20_000
 
 
 def test_webhooks_need_a_key(client: TestClient) -> None:

@@ -1,14 +1,23 @@
 """Chatwoot `message_created` webhooks mapped to our messages, or ignored, or refused."""
 
 import copy
+import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chat_ingest.adapters.chatwoot import ChatwootMessage, Ignored, parse_chatwoot_event
+from chat_ingest.adapters.chatwoot import (
+    ChatwootContact,
+    ChatwootMessage,
+    Ignored,
+    parse_chatwoot_event,
+)
 from chat_ingest.errors import InvalidInput
-from chat_ingest.schemas import MAX_MESSAGE_CHARS, MessageCreate
+from chat_ingest.schemas import MAX_ACCEPTED_CHARS, MAX_MESSAGE_CHARS, MessageCreate
+
+PAYLOADS = Path(__file__).parent / "payloads"
 
 # The `message_created` payload as Chatwoot documents it.
 _DOCUMENTED: dict[str, Any] = {
@@ -91,10 +100,10 @@ def test_documented_payload_maps_to_a_customer_message() -> None:
     assert result.message.text == "hi"
     assert result.message.sent_at == datetime(2021, 7, 23, 18, 2, 48, tzinfo=UTC)
     assert result.conversation_id == "chatwoot:1:10"
-    assert result.contact_id == "14"
-    assert result.email == "jane@acme.test"
-    assert result.identifier is None
-    assert result.first_name == "Jane"
+    assert result.contact.contact_id == "14"
+    assert result.contact.email == "jane@acme.test"
+    assert result.contact.identifier is None
+    assert result.contact.first_name == "Jane"
 
 
 @pytest.mark.parametrize(
@@ -254,10 +263,10 @@ def test_identity_comes_from_the_conversation_contact_not_the_sender() -> None:
     contact.update({"id": 14, "identifier": "cust-42", "email": " jane@acme.test "})
     result = parsed(payload)
     assert result.message.role == "agent"
-    assert result.identifier == "cust-42"
-    assert result.email == "jane@acme.test"
-    assert result.contact_id == "14"
-    assert result.first_name == "Jane"
+    assert result.contact.identifier == "cust-42"
+    assert result.contact.email == "jane@acme.test"
+    assert result.contact.contact_id == "14"
+    assert result.contact.first_name == "Jane"
 
 
 @pytest.mark.parametrize(
@@ -276,14 +285,14 @@ def test_first_name_is_the_first_word_of_the_contact_name(
 ) -> None:
     payload = documented_payload()
     payload["conversation"]["meta"]["sender"]["name"] = name
-    assert parsed(payload).first_name == first_name
+    assert parsed(payload).contact.first_name == first_name
 
 
 def test_blank_email_and_identifier_become_none() -> None:
     payload = documented_payload()
     payload["conversation"]["meta"]["sender"].update({"email": "", "identifier": "  "})
     result = parsed(payload)
-    assert result.email is None and result.identifier is None
+    assert result.contact.email is None and result.contact.identifier is None
 
 
 @pytest.mark.parametrize(
@@ -339,9 +348,17 @@ def test_missing_conversation_id_is_refused() -> None:
     assert refused(payload).field == "conversation.id"
 
 
-def test_content_over_the_limit_is_refused() -> None:
+def test_content_over_the_limit_is_accepted_whole_for_storage_to_cut() -> None:
+    """A long email is still a customer's message: the parser keeps all of it, and storing it
+    keeps its first part (chat_ingest.schemas.clip_text)."""
     payload = documented_payload()
     payload["content"] = "x" * (MAX_MESSAGE_CHARS + 1)
+    assert parsed(payload).message.text == payload["content"]
+
+
+def test_content_over_what_is_accepted_at_all_is_refused() -> None:
+    payload = documented_payload()
+    payload["content"] = "x" * (MAX_ACCEPTED_CHARS + 1)
     assert refused(payload).field == "content"
 
 
@@ -366,3 +383,76 @@ def test_parsing_does_not_change_the_payload() -> None:
     payload = documented_payload()
     parse_chatwoot_event(payload)
     assert payload == _DOCUMENTED
+
+
+def payload_file(name: str) -> dict[str, Any]:
+    """A Chatwoot webhook body from tests/chat_ingest/payloads (README.md there says which
+    documented shape each follows)."""
+    data: dict[str, Any] = json.loads((PAYLOADS / name).read_text())
+    return data
+
+
+def test_the_documented_sample_of_a_visitor_without_email_is_a_provisional_contact() -> None:
+    # chatwoot/docs webhook-events.md, `message_created`: a widget visitor before the
+    # email-collect bot got an answer.
+    result = parsed(payload_file("chatwoot_message_created.json"))
+    assert result.conversation_id == "chatwoot:1:10"
+    assert result.contact == ChatwootContact(
+        identifier=None, email=None, contact_id="14", first_name="little-haze-776"
+    )
+    assert result.contact.customer_id() == ("chatwoot-contact:14", "id")
+
+
+def test_the_conversation_after_the_email_collect_bot_names_the_merged_contact() -> None:
+    # chatwoot/docs webhook-events.md, `message_updated` of the same conversation, sent as a
+    # new message would be: Chatwoot merged the visitor into the contact with that email.
+    payload = payload_file("chatwoot_message_updated.json")
+    payload.update(event="message_created", id=121, content="it is for the studio")
+    result = parsed(payload)
+    assert result.conversation_id == "chatwoot:1:10"
+    assert (result.contact.contact_id, result.contact.email) == ("12", "jane@acme.inc")
+
+
+def test_contact_updated_maps_to_the_contact_as_it_is_now() -> None:
+    # Contact#webhook_data with event and changed_attributes (WebhookListener#contact_updated).
+    result = parse_chatwoot_event(payload_file("chatwoot_contact_updated.json"))
+    assert result == ChatwootContact(
+        identifier=None, email="jane@acme.inc", contact_id="14", first_name="little-haze-776"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"id": None}, "id"),
+        ({"email": "jane"}, "email"),
+        ({"identifier": ["x"]}, "identifier"),
+        ({"identifier": "i" * 129}, "identifier"),
+        # The provisional id is looked up even beside an identifier: it must be one we can hold.
+        ({"identifier": "cus_9", "id": "7" * 120}, "id"),
+        ({"id": "\ud800"}, "id"),
+    ],
+)
+def test_a_contact_update_that_cannot_be_stored_is_refused_naming_the_field(
+    change: dict[str, Any], field: str
+) -> None:
+    payload = payload_file("chatwoot_contact_updated.json") | change
+    assert refused(payload).field == field
+
+
+def test_conversation_updated_is_ignored() -> None:
+    # Conversation#webhook_data with the event name: no message, and its contact is the one
+    # the conversation's next message carries.
+    payload = payload_file("chatwoot_message_created.json")["conversation"]
+    payload |= {"event": "conversation_updated", "changed_attributes": []}
+    result = parse_chatwoot_event(payload)
+    assert isinstance(result, Ignored) and "conversation_updated" in result.reason
+
+
+def test_an_email_inbox_message_is_the_contacts_words_with_their_email() -> None:
+    # MailboxHelper#create_message: content is the reply part of the mail's text.
+    result = parsed(payload_file("chatwoot_email_message_created.json"))
+    assert result.message.role == "customer"
+    assert result.message.text.startswith("Hi, the grinder arrived")
+    assert result.conversation_id == "chatwoot:1:57"
+    assert (result.contact.email, result.contact.first_name) == ("maya@studio.example", "Maya")

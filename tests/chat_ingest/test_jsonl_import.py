@@ -47,7 +47,7 @@ def test_bad_lines_are_rejected_by_line_and_field_and_the_rest_imported(
             b'{"conversation_id": "c3", "customer_id": "u1", "messages": [',  # 3 bad JSON
             '{"conversation_id": "caf\xe9"}'.encode("latin-1"),  # 4 bad UTF-8
             transcript("c5", message("e", sent_at="2026-11-01T10:00:00")),  # 5 naive time
-            transcript("c6", message("f", text="x" * 20_001)),  # 6 too long
+            transcript("c6", message("f", text="x" * 20_001)),  # 6 long: kept, cut
             {"conversation_id": "c7", "customer_id": 7, "messages": [message("g")]},  # 7 type
             {"conversation_id": "c8", "messages": [message("h")]},  # 8 missing
             b"",  # 9 blank: skipped
@@ -56,22 +56,24 @@ def test_bad_lines_are_rejected_by_line_and_field_and_the_rest_imported(
         ],
     )
     summary = import_file(db, path=path, kind="transcripts")
-    assert (summary.imported, summary.duplicates, summary.rejected) == (2, 1, 7)
+    assert (summary.imported, summary.duplicates, summary.rejected) == (3, 1, 6)
+    assert summary.truncated == 1
     where = {(e.line, e.field) for e in summary.errors}
     assert where == {
         (2, "messages[0].role"),
         (3, "(line)"),
         (4, "(line)"),
         (5, "messages[0].sent_at"),
-        (6, "messages[0].text"),
         (7, "customer_id"),
         (8, "customer_id"),
     }
     assert "UTF-8" in next(e.message for e in summary.errors if e.line == 4)
     with db.read() as session:
         stored = set(session.scalars(select(Message.message_id)))
-    assert stored == {"a", "b", "k"}
-    assert summary.message_ids == ["a", "k"]
+        long = session.scalars(select(Message).where(Message.message_id == "f")).one()
+        assert (len(long.text), long.truncated) == (20_000, True)
+    assert stored == {"a", "b", "f", "k"}
+    assert summary.message_ids == ["a", "f", "k"]
 
 
 def test_transcript_with_one_bad_message_stores_none_of_it(db: Database, tmp_path: Path) -> None:

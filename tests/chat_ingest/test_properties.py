@@ -29,11 +29,20 @@ from test_chatwoot_adapter import documented_payload
 from test_shopify_adapter import documented_order
 
 from api.schemas import TrackerCreate
-from chat_ingest.adapters.chatwoot import ChatwootMessage, Ignored, parse_chatwoot_event
+from chat_ingest.adapters.chatwoot import (
+    ChatwootContact,
+    ChatwootMessage,
+    Ignored,
+    parse_chatwoot_event,
+)
 from chat_ingest.adapters.shopify import ShopifyOrder, parse_shopify_order, verify_shopify_signature
 from chat_ingest.errors import InvalidInput, SignatureError
 from chat_ingest.jsonl import Kind, import_file, parse_line
-from chat_ingest.platforms import store_chatwoot_message, store_shopify_order
+from chat_ingest.platforms import (
+    store_chatwoot_contact,
+    store_chatwoot_message,
+    store_shopify_order,
+)
 from chat_ingest.schemas import (
     CustomerCreate,
     CustomerRef,
@@ -73,7 +82,8 @@ REPLACEMENTS: st.SearchStrategy[Any] = st.one_of(
 )
 
 # Valid records.
-IDS = st.from_regex(r"[A-Za-z0-9_.:-]{1,30}", fullmatch=True)
+# "." and ".." are refused as customer ids (no URL can carry them); every other id is valid.
+IDS = st.from_regex(r"[A-Za-z0-9_.:-]{1,30}", fullmatch=True).filter(lambda s: s not in {".", ".."})
 EMAILS = st.from_regex(r"[a-z0-9._+-]{1,20}@[a-z0-9-]{1,20}\.[a-z]{2,6}", fullmatch=True)
 WORDS = st.text(
     st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=40
@@ -465,17 +475,18 @@ def test_import_file_stores_or_rejects_every_line_and_is_idempotent(kind: Kind) 
 
 
 def chatwoot_identity(parsed: ChatwootMessage) -> MessageEvent:
-    """The event chat_ingest.platforms stores for a parsed Chatwoot message: its customer id is
-    the contact's identifier, else its email (unless a customer already has it), else its id."""
-    if parsed.identifier:
-        customer_id = parsed.identifier
-    elif parsed.email:
-        customer_id = parsed.email.lower()
+    """The event chat_ingest.platforms stores for a parsed Chatwoot message of a contact we hold
+    no profile of: its customer id is the contact's identifier, else its email, else its id."""
+    contact = parsed.contact
+    if contact.identifier:
+        customer_id = contact.identifier
+    elif contact.email:
+        customer_id = contact.email.lower()
     else:
-        customer_id = f"chatwoot-contact:{parsed.contact_id}"
+        customer_id = f"chatwoot-contact:{contact.contact_id}"
     event = MessageEvent(
         conversation_id=parsed.conversation_id,
-        customer=CustomerRef(id=customer_id, email=parsed.email, first_name=parsed.first_name),
+        customer=CustomerRef(id=customer_id, email=contact.email, first_name=contact.first_name),
         message=parsed.message,
         source="chatwoot",
     )
@@ -483,13 +494,20 @@ def chatwoot_identity(parsed: ChatwootMessage) -> MessageEvent:
     return event
 
 
-def check_chatwoot(payload: Any) -> ChatwootMessage | Ignored | EngineError:
-    """Parse a Chatwoot payload: a message that can be stored, Ignored, or InvalidInput."""
+def check_chatwoot(payload: Any) -> ChatwootMessage | ChatwootContact | Ignored | EngineError:
+    """Parse a Chatwoot payload: a message that can be stored, a contact, Ignored, or
+    InvalidInput."""
     result = outcome(lambda: parse_chatwoot_event(payload), InvalidInput)
     if isinstance(result, InvalidInput):
         assert result.field
     elif isinstance(result, ChatwootMessage):
         chatwoot_identity(result)
+    elif isinstance(result, ChatwootContact):
+        assert_storable(
+            CustomerRef(
+                id=result.customer_id()[0], email=result.email, first_name=result.first_name
+            )
+        )
     else:
         assert isinstance(result, Ignored) and result.reason
     return result
@@ -581,6 +599,35 @@ def test_chatwoot_messages_that_parse_are_stored() -> None:
         check()
 
 
+# Contact#webhook_data with the event name, as `contact_updated` sends it.
+CHATWOOT_CONTACT_SHAPED = shaped(
+    {
+        "event": st.just("contact_updated"),
+        "id": IDS | st.integers(),
+        "identifier": IDS,
+        "email": EMAILS,
+        "name": WORDS,
+        "account": shaped({"id": IDS | st.integers()}),
+    }
+)
+
+
+def test_chatwoot_contact_updates_are_mapped_or_refused_and_stored() -> None:
+    """Any `contact_updated`-shaped object: a contact (which applies without error, to a
+    profile we hold or to none), or InvalidInput naming a field."""
+    with fresh_database() as db:
+
+        @STORING
+        @given(payload=CHATWOOT_CONTACT_SHAPED)
+        def check(payload: dict[str, Any]) -> None:
+            parsed = check_chatwoot(payload)
+            if isinstance(parsed, ChatwootContact):
+                with db.write() as session:
+                    store_chatwoot_contact(session, parsed=parsed)
+
+        check()
+
+
 # Shopify
 
 
@@ -592,7 +639,8 @@ def check_shopify(payload: Any) -> ShopifyOrder | EngineError:
     else:
         assert isinstance(result, ShopifyOrder)
         assert_storable(result.order)
-        assert_storable(result.customer)
+        if result.customer is not None:  # None: a guest order with no email, no buyer
+            assert_storable(result.customer)
     return result
 
 

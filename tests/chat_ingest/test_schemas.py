@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from chat_ingest.errors import InvalidInput
 from chat_ingest.schemas import (
+    MAX_ACCEPTED_CHARS,
     MAX_MESSAGE_CHARS,
     CustomerCreate,
     MessageCreate,
@@ -17,6 +18,7 @@ from chat_ingest.schemas import (
     OrderCreate,
     OrderItemCreate,
     TranscriptCreate,
+    clip_text,
     field_path,
     invalid_from,
 )
@@ -183,6 +185,54 @@ def test_ids_are_stripped() -> None:
     assert parsed.customer.id == "c"
 
 
+def test_message_text_over_the_stored_limit_is_accepted_whole() -> None:
+    """Accepted as sent: what is stored of it is clip_text's part (chat_ingest.service)."""
+    text = "word " * 5000
+    assert len(text) > MAX_MESSAGE_CHARS
+    parsed = MessageCreate.model_validate(changed(message(), ("text",), text))
+    assert parsed.text == text
+
+
+def test_clip_text_keeps_a_text_within_the_limit_as_it_is() -> None:
+    assert clip_text("x" * MAX_MESSAGE_CHARS) == ("x" * MAX_MESSAGE_CHARS, False)
+    assert clip_text("hello") == ("hello", False)
+
+
+def test_clip_text_cuts_a_long_text_after_its_last_whole_word_near_the_limit() -> None:
+    words = " ".join(f"w{n:05d}" for n in range(4000))  # 27,999 characters, 7 per word
+    kept, truncated = clip_text(words)
+    assert truncated
+    assert words.startswith(kept)
+    assert MAX_MESSAGE_CHARS - 200 <= len(kept) <= MAX_MESSAGE_CHARS
+    # It ends on a whole word: the character after it is the space it was cut at.
+    assert words[len(kept)] == " " and kept.split()[-1] == words.split()[len(kept.split()) - 1]
+
+
+def test_clip_text_keeps_all_of_the_limit_when_a_word_ends_right_there() -> None:
+    text = "a" * MAX_MESSAGE_CHARS + " and more"
+    assert clip_text(text) == ("a" * MAX_MESSAGE_CHARS, True)
+
+
+def test_clip_text_without_whitespace_near_the_limit_cuts_at_the_limit() -> None:
+    text = "x" * (MAX_MESSAGE_CHARS + 500)
+    assert clip_text(text) == ("x" * MAX_MESSAGE_CHARS, True)
+    # Whitespace further back than the window does not make the cut any shorter.
+    text = "y " + "x" * (MAX_MESSAGE_CHARS + 500)
+    assert clip_text(text) == (text[:MAX_MESSAGE_CHARS], True)
+
+
+def test_clip_text_never_splits_a_surrogate_pair() -> None:
+    # The two halves of U+1F600 as two code points (as "surrogatepass" decoding leaves
+    # them), straddling the limit.
+    text = "x" * (MAX_MESSAGE_CHARS - 1) + "\ud83d\ude00" + "x" * 10
+    kept, truncated = clip_text(text)
+    assert truncated and kept == "x" * (MAX_MESSAGE_CHARS - 1)
+    # An emoji that is one code point at the limit is kept or dropped whole.
+    text = "x" * (MAX_MESSAGE_CHARS - 1) + "\U0001f600" * 3
+    kept, _ = clip_text(text)
+    assert kept == "x" * (MAX_MESSAGE_CHARS - 1) + "\U0001f600"
+
+
 def test_message_text_of_exactly_the_limit_is_accepted() -> None:
     text = "x" * MAX_MESSAGE_CHARS
     assert MAX_MESSAGE_CHARS == 20_000
@@ -227,7 +277,8 @@ def test_unknown_nested_keys_are_ignored() -> None:
 
 # Bad input names the field
 
-LONG_TEXT = "x" * (MAX_MESSAGE_CHARS + 1)
+# Over what is accepted at all (a text over MAX_MESSAGE_CHARS is accepted, and stored cut).
+LONG_TEXT = "x" * (MAX_ACCEPTED_CHARS + 1)
 NAIVE = "2026-01-01T10:00:00"
 
 BAD_INPUTS: list[tuple[str, type[BaseModel], dict[str, Any], str]] = [
@@ -298,7 +349,7 @@ BAD_INPUTS: list[tuple[str, type[BaseModel], dict[str, Any], str]] = [
         changed(event(), ("message", "role"), "system"),
         "message.role",
     ),
-    # text too long, or empty
+    # text too long to accept at all, or empty
     ("text over the limit", MessageCreate, changed(message(), ("text",), LONG_TEXT), "text"),
     (
         "transcript text over the limit",

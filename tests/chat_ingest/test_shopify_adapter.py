@@ -1,4 +1,5 @@
-"""Shopify `orders/create` webhooks mapped to our orders, and their HMAC signature check."""
+"""Shopify order webhooks (`orders/create`, `orders/updated`, `orders/cancelled`) mapped to our
+orders, and their HMAC signature check."""
 
 import base64
 import copy
@@ -7,12 +8,21 @@ import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chat_ingest.adapters.shopify import ShopifyOrder, parse_shopify_order, verify_shopify_signature
+from chat_ingest.adapters.shopify import (
+    ShopifyConsent,
+    ShopifyOrder,
+    line_key,
+    parse_shopify_order,
+    verify_shopify_signature,
+)
 from chat_ingest.errors import InvalidInput, SignatureError
+
+PAYLOADS = Path(__file__).parent / "payloads"
 
 # The `orders/create` payload as Shopify documents it (trimmed to what matters, plus noise).
 _DOCUMENTED: dict[str, Any] = {
@@ -83,6 +93,12 @@ def refused(payload: Any) -> InvalidInput:
     return caught.value
 
 
+def payload(name: str) -> dict[str, Any]:
+    """One of the Shopify bodies in tests/chat_ingest/payloads (see its README for sources)."""
+    loaded: dict[str, Any] = json.loads((PAYLOADS / name).read_text())
+    return loaded
+
+
 def sign(body: bytes, secret: str = SECRET) -> str:
     """Shopify's X-Shopify-Hmac-Sha256: base64 of the HMAC-SHA256 of the raw body."""
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
@@ -103,6 +119,8 @@ def test_documented_order_maps_to_our_order() -> None:
     assert isinstance(order.total, Decimal)
     assert order.placed_at == datetime(2026, 10, 5, 16, 0, tzinfo=UTC)
     assert order.placed_at.utcoffset() == timedelta(hours=-4)
+    # Shopify's documented sample is a voided order: stored, never a purchase.
+    assert order.status == "voided"
 
 
 def test_line_items_map_to_order_items() -> None:
@@ -117,17 +135,23 @@ def test_line_items_map_to_order_items() -> None:
 
 def test_buyer_is_mapped_as_a_shopify_customer() -> None:
     buyer = parse_shopify_order(documented_order()).customer
+    assert buyer is not None
     assert buyer.id == "shopify:115310627314723954"
     assert buyer.email == "john@example.com"
     assert buyer.first_name == "John"
     assert buyer.signup_source == "shopify"
-    assert buyer.marketing_consent is True
+    # Consent is recorded apart (it also applies to a customer matched by email).
+    assert buyer.marketing_consent is None and buyer.subscribed_at is None
+    assert parse_shopify_order(documented_order()).consent == ShopifyConsent(
+        subscribed=True, at=datetime(2026, 10, 5, 16, 0, tzinfo=UTC)
+    )
 
 
 def test_order_email_stands_in_for_a_missing_customer_email() -> None:
     payload = documented_order()
     payload["customer"]["email"] = None
-    assert parse_shopify_order(payload).customer.email == "jon@example.com"
+    buyer = parse_shopify_order(payload).customer
+    assert buyer is not None and buyer.email == "jon@example.com"
 
 
 def test_line_item_name_stands_in_for_a_missing_title() -> None:
@@ -149,34 +173,226 @@ def test_line_item_without_sku_or_variant_falls_back_to_the_product() -> None:
     assert parse_shopify_order(payload).order.items[0].sku == "shopify-product:632910392"
 
 
+PLACED = datetime(2026, 10, 5, 16, 0, tzinfo=UTC)
+CONSENTED = "2026-09-01T08:30:00-04:00"
+CONSENTED_AT = datetime(2026, 9, 1, 12, 30, tzinfo=UTC)
+
+
 @pytest.mark.parametrize(
     ("consent_fields", "expected"),
     [
-        ({"email_marketing_consent": {"state": "subscribed"}}, True),
-        ({"email_marketing_consent": {"state": "unsubscribed"}}, False),
-        ({"email_marketing_consent": {"state": "not_subscribed"}}, False),
-        ({"email_marketing_consent": {"state": "pending"}}, False),
+        # email_marketing_consent (API 2022-04 to 2024-10): its state and consent_updated_at.
+        (
+            {"email_marketing_consent": {"state": "subscribed", "consent_updated_at": CONSENTED}},
+            ShopifyConsent(subscribed=True, at=CONSENTED_AT),
+        ),
+        # No consent_updated_at: the subscription dates from the order.
+        ({"email_marketing_consent": {"state": "subscribed"}}, ShopifyConsent(True, PLACED)),
+        (
+            {"email_marketing_consent": {"state": "unsubscribed", "consent_updated_at": CONSENTED}},
+            ShopifyConsent(subscribed=False, at=CONSENTED_AT),
+        ),
+        ({"email_marketing_consent": {"state": "unsubscribed"}}, ShopifyConsent(False, None)),
+        # States that neither give nor withdraw consent.
+        ({"email_marketing_consent": {"state": "not_subscribed"}}, None),
+        ({"email_marketing_consent": {"state": "pending"}}, None),
+        ({"email_marketing_consent": {"state": "invalid"}}, None),
+        ({"email_marketing_consent": {"state": "redacted"}}, None),
+        ({"email_marketing_consent": {"state": None}}, None),
+        # The current field wins over the legacy one.
         (
             {"email_marketing_consent": {"state": "unsubscribed"}, "accepts_marketing": True},
-            False,
+            ShopifyConsent(False, None),
         ),
-        ({"accepts_marketing": True}, True),
-        ({"accepts_marketing": False}, False),
-        ({"email_marketing_consent": None, "accepts_marketing": True}, True),
-        ({}, False),
+        # Legacy accepts_marketing (before 2022-04) with accepts_marketing_updated_at.
+        (
+            {"accepts_marketing": True, "accepts_marketing_updated_at": CONSENTED},
+            ShopifyConsent(True, CONSENTED_AT),
+        ),
+        ({"accepts_marketing": True}, ShopifyConsent(True, PLACED)),
+        (
+            {"email_marketing_consent": None, "accepts_marketing": True},
+            ShopifyConsent(True, PLACED),
+        ),
+        # false cannot tell "never subscribed" from "said no": no change either way.
+        ({"accepts_marketing": False}, None),
+        ({}, None),
     ],
 )
-def test_marketing_consent(consent_fields: dict[str, Any], expected: bool) -> None:
+def test_marketing_consent(consent_fields: dict[str, Any], expected: ShopifyConsent | None) -> None:
     payload = documented_order()
     del payload["customer"]["email_marketing_consent"]
     payload["customer"].update(consent_fields)
-    assert parse_shopify_order(payload).customer.marketing_consent is expected
+    assert parse_shopify_order(payload).consent == expected
 
 
 def test_parsing_does_not_change_the_payload() -> None:
     payload = documented_order()
     parse_shopify_order(payload)
     assert payload == _DOCUMENTED
+
+
+# Orders Shopify sends that were refused with 422 for ever (item 1), and order status (item 4).
+
+
+def test_a_pos_sale_without_a_customer_is_an_order_with_no_buyer() -> None:
+    """A POS sale: no `customer` key, `"email": ""` (payloads/README.md). It maps to an order
+    with no buyer, never a made-up customer; its tip line is no product but stays in the total."""
+    result = parse_shopify_order(payload("orders_create_pos_without_customer.json"))
+    assert result.customer is None and result.shopify_customer_id is None
+    assert result.consent is None
+    order = result.order
+    assert (order.order_id, order.customer_id, order.status) == (
+        "shopify:5987001122334",
+        None,
+        "placed",
+    )
+    assert order.total == Decimal("12.50")
+    assert [(i.sku, i.is_product) for i in order.items] == [
+        ("BAR-FLATWHITE", True),
+        ("BAKE-ALMCRO", True),
+        ("shopify-line:tip", False),
+    ]
+    assert order.items[2].name == "Tip" and order.items[2].unit_price == Decimal("3.00")
+
+
+def test_a_guest_order_is_keyed_by_its_email() -> None:
+    """A completed draft order for a guest: `"customer": null`, the email on the order. The
+    buyer is a customer keyed by the email lower-cased, with the email as given."""
+    result = parse_shopify_order(payload("orders_create_draft_guest.json"))
+    assert result.shopify_customer_id is None
+    buyer = result.customer
+    assert buyer is not None
+    assert (buyer.id, buyer.email, buyer.first_name) == (
+        "dana.reyes@example.com",
+        "Dana.Reyes@Example.com",
+        None,
+    )
+    assert result.order.customer_id == "dana.reyes@example.com"
+    # The custom item (no sku, variant or product) is keyed by its title, and is no product.
+    custom = result.order.items[1]
+    assert (custom.sku, custom.name, custom.is_product) == (
+        "shopify-line:custom engraving",
+        "Custom  Engraving",
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("email", "Guest@Example.com"), ("contact_email", "Guest@Example.com")],
+)
+def test_a_guest_email_comes_from_the_order_email_or_contact_email(field: str, value: str) -> None:
+    body = payload("orders_create_pos_without_customer.json")
+    body["email"], body["contact_email"] = "", None
+    body[field] = value
+    buyer = parse_shopify_order(body).customer
+    assert buyer is not None and (buyer.id, buyer.email) == ("guest@example.com", value)
+
+
+def test_a_customer_object_without_an_id_is_a_guest_with_its_email() -> None:
+    body = documented_order()
+    del body["customer"]["id"]
+    result = parse_shopify_order(body)
+    assert result.shopify_customer_id is None
+    assert result.customer is not None and result.customer.id == "john@example.com"
+
+
+def test_a_line_without_sku_keeps_the_variant_key_and_is_a_product() -> None:
+    """A real delivery (API 2025-01): a variant with no SKU comes as `"sku": ""`."""
+    items = parse_shopify_order(payload("orders_create_empty_sku.json")).order.items
+    assert [(i.sku, i.is_product) for i in items] == [
+        ("5905884494769", True),
+        ("shopify-variant:41899282661450", True),
+    ]
+
+
+@pytest.mark.parametrize("sku", ["", "   ", None])
+def test_a_line_with_nothing_to_key_it_by_is_no_product(sku: str | None) -> None:
+    body = documented_order()
+    body["line_items"][0].update({"sku": sku, "variant_id": None, "product_id": None})
+    item = parse_shopify_order(body).order.items[0]
+    assert (item.sku, item.is_product) == ("shopify-line:ipod nano - 8gb", False)
+
+
+def test_the_key_of_a_line_that_is_no_product_is_stable() -> None:
+    """Case and spacing aside, the same title is the same key; it fits the sku column."""
+    assert line_key("  Tip ") == line_key("TIP") == "shopify-line:tip"
+    assert line_key("Custom\tengraving") == "shopify-line:custom engraving"
+    assert line_key(None) == "shopify-line:untitled"
+    assert len(line_key("x" * 500)) == 200
+
+
+def test_the_test_notification_is_a_test_order_of_a_customer_without_consent_fields() -> None:
+    """The body "Send test notification" posts for orders/create, orders/updated and
+    orders/cancelled (API 2025-01 on; payloads/README.md): stored as a test order."""
+    result = parse_shopify_order(payload("orders_test_notification.json"))
+    assert result.order.order_id == "shopify:820982911946154508"
+    assert result.order.status == "test"
+    assert result.updated_at == datetime(2022, 1, 1, 0, 0, tzinfo=UTC)
+    assert result.customer is not None and result.customer.id == "shopify:115310627314723954"
+
+
+@pytest.mark.parametrize(
+    ("changes", "status"),
+    [
+        ({}, "placed"),
+        ({"financial_status": "paid"}, "placed"),
+        ({"financial_status": "partially_refunded"}, "placed"),
+        ({"financial_status": "pending"}, "placed"),
+        ({"financial_status": "refunded"}, "refunded"),
+        ({"financial_status": "voided"}, "voided"),
+        ({"cancelled_at": "2026-10-06T09:00:00-04:00", "cancel_reason": "customer"}, "cancelled"),
+        (
+            {"cancelled_at": "2026-10-06T09:00:00-04:00", "financial_status": "refunded"},
+            "cancelled",
+        ),
+        ({"test": True, "financial_status": "paid"}, "test"),
+        ({"test": True, "cancelled_at": "2026-10-06T09:00:00-04:00"}, "test"),
+        ({"test": False, "cancelled_at": None}, "placed"),
+    ],
+)
+def test_order_status_from_the_payload(changes: dict[str, Any], status: str) -> None:
+    body = payload("orders_create_2024_subscribed.json")
+    body.update(changes)
+    assert parse_shopify_order(body).order.status == status
+
+
+def test_a_2024_order_carries_the_customers_consent_and_shopifys_update_time() -> None:
+    """API 2022-04 .. 2024-10: customer.email_marketing_consent with consent_updated_at."""
+    result = parse_shopify_order(payload("orders_create_2024_subscribed.json"))
+    assert result.consent == ShopifyConsent(
+        subscribed=True, at=datetime(2026, 11, 18, 9, 15, 1, tzinfo=UTC)
+    )
+    assert result.updated_at == datetime(2026, 11, 18, 9, 15, 2, tzinfo=UTC)
+    assert result.order.status == "placed"
+
+
+@pytest.mark.parametrize(
+    ("topic", "expected"),
+    [
+        ("orders/create", ShopifyConsent(True, datetime(2026, 11, 16, 18, 9, 48, tzinfo=UTC))),
+        ("orders/updated", None),
+        ("orders/cancelled", None),
+    ],
+)
+def test_buyer_accepts_marketing_counts_at_checkout_only(
+    topic: str, expected: ShopifyConsent | None
+) -> None:
+    """API 2025-01 on, the order's customer carries no consent: the box ticked at checkout
+    (`buyer_accepts_marketing`) subscribes, read from orders/create only (a later update of an
+    old order repeats it long after the buyer may have unsubscribed)."""
+    body = payload("orders_create_empty_sku.json")
+    assert parse_shopify_order(body, topic=topic).consent == expected
+    body["buyer_accepts_marketing"] = False
+    assert parse_shopify_order(body, topic=topic).consent is None
+
+
+def test_buyer_accepts_marketing_does_not_override_the_customers_own_state() -> None:
+    body = payload("orders_create_2024_subscribed.json")
+    body["customer"]["email_marketing_consent"]["state"] = "not_subscribed"
+    assert body["buyer_accepts_marketing"] is True
+    assert parse_shopify_order(body).consent is None
 
 
 # Refusals naming Shopify's fields
@@ -213,11 +429,15 @@ REFUSALS: list[tuple[str, dict[str, Any], str]] = [
     ("negative price", _set(("line_items", 1, "price"), "-1.00"), "line_items[1].price"),
     ("missing price", _without(("line_items", 0, "price")), "line_items[0].price"),
     ("no title or name", _untitled(), "line_items[0].title"),
-    ("missing customer", _without(("customer",)), "customer.id"),
-    ("null customer", _set(("customer",), None), "customer.id"),
-    ("customer as a string", _set(("customer",), "115310627314723954"), "customer.id"),
-    ("customer without id", _without(("customer", "id")), "customer.id"),
+    ("customer as a string", _set(("customer",), "115310627314723954"), "customer"),
     ("customer with empty id", _set(("customer", "id"), ""), "customer.id"),
+    ("customer id a list", _set(("customer", "id"), [1]), "customer.id"),
+    ("updated_at not a time", _set(("updated_at",), "yesterday"), "updated_at"),
+    (
+        "consent_updated_at not a time",
+        _set(("customer", "email_marketing_consent", "consent_updated_at"), "soon"),
+        "customer.email_marketing_consent.consent_updated_at",
+    ),
     ("missing created_at", _without(("created_at",)), "created_at"),
     ("naive created_at", _set(("created_at",), "2026-10-05T12:00:00"), "created_at"),
     ("line_items as a string", _set(("line_items",), "IPOD2008PINK"), "line_items"),

@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -293,6 +294,30 @@ def test_delete_customer(edge: EdgeStore, server: ServerStore) -> None:
     assert_same(edge.search(query_vector(2), limit=20), server.search(query_vector(2), limit=20))
 
 
+def test_reassign_customer(edge: EdgeStore, server: ServerStore) -> None:
+    """Two profiles merged: every point of one carries the other's id, nothing else changes."""
+    old, new = "cus_004", "cus_005"
+    moving = {p.id for p in POINTS if p.payload["customer_id"] == old}
+    staying = edge.count(customer_id=new)
+    assert moving and staying
+    for store in both(edge, server):
+        assert store.reassign_customer(old, new) == len(moving)
+        assert store.count(customer_id=old) == 0
+        assert store.count(customer_id=new) == staying + len(moving)
+        assert store.count() == len(POINTS)
+        hits = store.search(query_vector(3), limit=300, customer_ids=[new])
+        assert moving <= {h.id for h in hits}
+        # The rest of each payload is as it was.
+        expected = {p.id: p.payload for p in POINTS if p.id in moving}
+        for hit in hits:
+            if hit.id in moving:
+                assert hit.payload == {**expected[hit.id], "customer_id": new}
+        # Again: nothing left to move.
+        assert store.reassign_customer(old, new) == 0
+        assert store.reassign_customer("nobody", new) == 0
+    assert_same(edge.search(query_vector(3), limit=20), server.search(query_vector(3), limit=20))
+
+
 def test_delete_points(edge: EdgeStore, server: ServerStore) -> None:
     doomed = [POINTS[200].id, POINTS[10].id]
     for store in both(edge, server):
@@ -473,3 +498,19 @@ def test_edge_store_refuses_a_second_opener(tmp_path: Path) -> None:
     finally:
         first.close()
     EdgeStore(tmp_path / "vectors", dimension=4).close()  # free again once closed
+
+
+def test_both_stores_find_and_remove_a_payload_field_alike(
+    edge: EdgeStore, server: ServerStore
+) -> None:
+    for store in both(edge, server):
+        store.upsert([replace(POINTS[0], payload={**POINTS[0].payload, "legacy": "old words"})])
+    for store in both(edge, server):
+        assert [h.id for h in store.scroll(has_field="legacy")] == [POINTS[0].id]
+        store.remove_payload_field("legacy")
+        assert list(store.scroll(has_field="legacy")) == []
+        assert store.count() == len(POINTS)
+        store.purge()  # Edge rewrites its files; a server leaves it to its own vacuum
+        assert_same(
+            store.search(query_vector(8), limit=10), server.search(query_vector(8), limit=10)
+        )

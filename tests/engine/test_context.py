@@ -39,7 +39,13 @@ def customer(db: Database, customer_id: str, **fields: Any) -> None:
 
 
 def order(
-    db: Database, order_id: str, customer_id: str, *, days_ago: int, items: list[Any]
+    db: Database,
+    order_id: str,
+    customer_id: str | None,
+    *,
+    days_ago: int,
+    items: list[Any],
+    status: str = "placed",
 ) -> None:
     total = sum(Decimal(str(i["unit_price"])) * i["quantity"] for i in items)
     with db.write() as session:
@@ -52,6 +58,7 @@ def order(
                     "placed_at": (AS_OF - timedelta(days=days_ago)).isoformat(),
                     "currency": "USD",
                     "total": str(total),
+                    "status": status,
                     "items": items,
                 }
             ),
@@ -146,6 +153,61 @@ def test_monetary_tertiles_split_ordering_customers_in_thirds(db: Database) -> N
         ]
     assert cuts["USD"] == (Decimal("20.00"), Decimal("40.00"))
     assert bands == ["low", "low", "mid", "mid", "high", "high"]
+
+
+@pytest.mark.parametrize("status", ["cancelled", "voided", "refunded", "test"])
+def test_only_a_placed_order_counts_in_the_context(db: Database, status: str) -> None:
+    """A newer, bigger order that is no purchase is in no count, spend, product, category,
+    RFM band or lifecycle stage."""
+    customer(db, "p1")
+    order(db, "p1-a", "p1", days_ago=40, items=[item("BN-1", "Ethiopia Guji", "beans", 18)])
+    order(
+        db,
+        "p1-b",
+        "p1",
+        days_ago=2,
+        items=[item("GR-1", "Baratza Encore", "grinders", 149, 3)],
+        status=status,
+    )
+    with db.read() as session:
+        found = build_context(session, customer_id="p1", as_of=AS_OF)
+    assert found.orders.count == 1
+    assert found.orders.total_spend == {"USD": Decimal("18.00")}
+    assert found.orders.last_order_at == AS_OF - timedelta(days=40)
+    assert [p.sku for p in found.orders.products] == ["BN-1"]
+    assert found.orders.categories == ["beans"]
+    assert (found.rfm.recency, found.rfm.recency_days, found.rfm.frequency) == (
+        "31-90",
+        40,
+        "first_time",
+    )
+    assert found.lifecycle == "new_customer"
+
+
+def test_a_line_that_is_no_product_is_spend_but_never_a_product_bought(db: Database) -> None:
+    """A tip or a custom item: in the order's total, not in products or categories."""
+    customer(db, "p2")
+    tip = item("shopify-line:tip", "Tip", "tips", 3) | {"is_product": False}
+    order(db, "p2-a", "p2", days_ago=3, items=[item("BN-1", "Ethiopia Guji", "beans", 18), tip])
+    with db.read() as session:
+        found = build_context(session, customer_id="p2", as_of=AS_OF)
+    assert found.orders.total_spend == {"USD": Decimal("21.00")}
+    assert [p.sku for p in found.orders.products] == ["BN-1"]
+    assert found.orders.categories == ["beans"]
+    assert "Tip" not in found.model_dump_json()
+
+
+def test_monetary_thirds_count_only_purchases_of_known_buyers(db: Database) -> None:
+    """Cancelled orders and orders with no buyer do not move anyone's third."""
+    for number, spend in enumerate([10, 20, 30]):
+        customer(db, f"t{number}")
+        order(db, f"to{number}", f"t{number}", days_ago=5, items=[item("S", "B", "b", spend)])
+    order(db, "big", "t0", days_ago=4, items=[item("S", "B", "b", 900)], status="cancelled")
+    for n in range(3):
+        order(db, f"pos{n}", None, days_ago=4, items=[item("S", "B", "b", 5)])
+    with db.read() as session:
+        assert monetary_cuts(session) == {"USD": (Decimal("10.00"), Decimal("20.00"))}
+        assert build_context(session, customer_id="t0", as_of=AS_OF).rfm.monetary == "low"
 
 
 def test_context_fields_from_orders_chats_and_consent(services: Services) -> None:
@@ -314,3 +376,44 @@ def test_agent_and_bot_turns_are_never_facts(services: Services) -> None:
 def test_turn_reasons(role: str, text: str, reason: str | None) -> None:
     """Agent and bot statements about the customer are counted by kind; others are not."""
     assert turn_reason(role=role, text=text) == reason
+
+
+def test_fact_values_are_spelled_as_the_customer_and_the_catalog_spell_them(
+    services: Services,
+) -> None:
+    """A misspelt fact word is corrected to a word the customer wrote elsewhere or the catalog
+    holds; a brand the catalog sells or the customer capitalised stands; a word nothing vouches
+    for is marked, and the fact is kept (with its quote as said) for the reviewer."""
+    db = services.db
+    customer(db, "s1")
+    order(db, "s-o1", "s1", days_ago=20, items=[item("GR-9", "Baratza Encore", "grinders", 149)])
+    chat(
+        db,
+        "s-k1",
+        "s1",
+        ("customer", "im a total begginer"),
+        ("customer", "is the starter kit good for a beginner?"),
+        ("customer", "we use a baratza encore"),
+        ("customer", "just got a Gaggia"),
+        ("customer", "we use a bialetti every day"),
+    )
+    customer(db, "s2")
+    chat(db, "s-k2", "s2", ("customer", "im a total begginer"))
+    services.pipeline().run_until_idle()
+    with db.read() as session:
+        first = build_context(session, customer_id="s1", as_of=AS_OF)
+        second = build_context(session, customer_id="s2", as_of=AS_OF)
+    spelled = {(f.category, f.value): f.unknown_words for f in first.facts}
+    assert spelled == {
+        ("role", "total beginner"): [],
+        ("uses", "baratza encore"): [],
+        ("uses", "gaggia"): [],
+        ("uses", "bialetti"): ["bialetti"],
+    }
+    role = next(f for f in first.facts if f.category == "role")
+    assert role.quote == "im a total begginer"
+    [alone] = second.facts
+    assert (alone.value, alone.unknown_words) == ("total begginer", ["begginer"])
+    with db.read() as session:
+        stored = session.scalars(select(Fact.value).where(Fact.customer_id == "s1")).all()
+    assert "total begginer" in stored  # the stored fact stays as said

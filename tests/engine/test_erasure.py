@@ -8,17 +8,18 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from test_lifecycle import AS_OF, customer, order
 
 from chat_ingest.schemas import TranscriptCreate
 from chat_ingest.service import store_transcript
+from embeddings.store import EdgeStore
 from engine.context import build_context
 from engine.db import Database
 from engine.drafting.review import edit, list_drafts
 from engine.drafting.service import load_catalog, run_campaign
 from engine.drafting.templates import TemplateDrafter
-from engine.erasure import forget_customer
+from engine.erasure import forget_customer, vacuum_full_tables
 from engine.errors import NotFoundError
 from engine.models import Base, Erasure, Fact, Message, MessageIntent, WebhookDelivery, utcnow
 from engine.outbox import LEASE, SIGNATURE_HEADER, claim_due, deliver_due, signature_matches
@@ -129,7 +130,7 @@ def test_an_erased_customer_is_nowhere_and_the_audit_row_says_only_that_it_happe
     tables, vectors = haystack(services)
     # The test can fail: before the erasure, their data is everywhere it should be.
     assert all(needle.lower() in tables for needle in NEEDLES)
-    assert GONE in vectors and "kilnwright" in vectors
+    assert GONE in vectors and "kilnwright" not in vectors  # payloads hold ids, never words
     with services.db.read() as session:
         assert session.scalar(select(func.count()).where(Fact.customer_id == GONE))
         assert session.scalar(select(func.count()).where(MessageIntent.customer_id == GONE))
@@ -218,6 +219,42 @@ def test_vectors_left_by_an_interrupted_erasure_go_on_the_second_run(services: S
     report = forget_customer(db=services.db, store=services.store, customer_id=GONE, actor="ops")
     assert report.removed == {"vectors": left}
     assert services.store.count(customer_id=GONE) == 0
+    # Gone from the store's files too (segments, payload indexes, write-ahead log).
+    assert store_files_holding(services, GONE) == []
+
+
+def store_files_holding(services: Services, needle: str) -> list[str]:
+    """Files of the embedded vector store (and beside it) that hold the needle's bytes."""
+    assert isinstance(services.store, EdgeStore)
+    home = services.store.path.parent
+    return [
+        str(path)
+        for path in home.glob("vectors*/**/*")
+        if path.is_file() and needle.encode() in path.read_bytes()
+    ]
+
+
+def test_vacuum_full_rewrites_the_tables_an_erasure_took_rows_from(services: Services) -> None:
+    populate(services)
+    report = forget_customer(db=services.db, store=services.store, customer_id=GONE, actor="ops")
+    if services.db.is_sqlite:
+        # secure_delete has already zeroed the rows' bytes: nothing to rewrite.
+        assert vacuum_full_tables(services.db, tables=report.removed) == []
+        return
+    touched = sorted(set(report.removed) - {"vectors"})
+
+    def files() -> dict[str, int]:
+        with services.db.read() as session:
+            return {
+                name: session.scalar(text(f"SELECT pg_relation_filenode('{name}')"))
+                for name in touched
+            }
+
+    before = files()
+    assert vacuum_full_tables(services.db, tables=report.removed) == touched
+    after = files()
+    # A new file per table: the old one, with the dead rows' bytes, is unlinked.
+    assert all(after[name] != before[name] for name in touched)
 
 
 def test_a_batch_in_flight_during_an_erasure_leaves_no_vectors_or_facts(

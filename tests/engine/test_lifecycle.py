@@ -32,7 +32,9 @@ def customer(
         upsert_customer(session, customer=CustomerCreate.model_validate(values))
 
 
-def order(db: Database, order_id: str, customer_id: str, *, days_ago: float) -> None:
+def order(
+    db: Database, order_id: str, customer_id: str, *, days_ago: float, status: str = "placed"
+) -> None:
     with db.write() as session:
         store_order(
             session,
@@ -43,6 +45,7 @@ def order(db: Database, order_id: str, customer_id: str, *, days_ago: float) -> 
                     "placed_at": (AS_OF - timedelta(days=days_ago)).isoformat(),
                     "currency": "USD",
                     "total": "20.00",
+                    "status": status,
                     "items": [
                         {
                             "sku": "BEANS",
@@ -210,6 +213,27 @@ def test_post_purchase_follows_the_newest_order_and_needs_consent(db: Database) 
     assert (found["c1"].step, found["c1"].anchor) == ("d3", "order:new")
     drafted(db, found["c1"])
     assert due(db, "post_purchase") == {}
+
+
+@pytest.mark.parametrize("status", ["cancelled", "voided", "refunded", "test"])
+def test_an_order_that_is_no_purchase_anchors_nothing(db: Database, status: str) -> None:
+    """No post-purchase sequence follows a cancelled (voided, refunded, test) order, and it
+    does not keep an older buyer from being lapsed; the purchase before it still counts."""
+    customer(db, "x1")
+    order(db, "x1-old", "x1", days_ago=20)
+    order(db, "x1-new", "x1", days_ago=1.5, status=status)
+    customer(db, "x2")
+    order(db, "x2-old", "x2", days_ago=120)
+    order(db, "x2-new", "x2", days_ago=10, status=status)
+    customer(db, "x3")
+    order(db, "x3-only", "x3", days_ago=1.5, status=status)
+    post_purchase = due(db, "post_purchase")
+    assert post_purchase["x1"].anchor == "order:x1-old"
+    assert post_purchase["x1"].step == "d14"
+    assert "x3" not in post_purchase
+    win_back = due(db, "win_back")
+    assert win_back["x2"].anchor_at == AS_OF - timedelta(days=120)
+    assert "x3" not in win_back
 
 
 def test_an_order_after_as_of_does_not_count(db: Database) -> None:

@@ -9,9 +9,13 @@ from chat_ingest.schemas import TranscriptCreate
 from chat_ingest.service import store_transcript
 from engine.db import Database
 from engine.models import Message, MessageIntent, utcnow
+from engine.pipeline import point_id
 from engine.runtime import Services
+from engine.sentences import split_sentences
 
 PII = ("ana@example.com", "555-201-8834", "4242 4242 4242 4242", "42 Elm Street")
+# What a point's payload holds: what filters and grouping need, and no text.
+PAYLOAD_FIELDS = {"customer_id", "conversation_id", "message_id", "sent_at", "intents", "sentence"}
 
 
 def transcript(conversation: str, customer: str, *turns: tuple[str, str]) -> TranscriptCreate:
@@ -61,14 +65,14 @@ def test_only_customer_turns_are_embedded_with_pii_redacted(services: Services) 
     assert done == 2
     payloads = all_payloads(services)
     assert {p["message_id"] for p in payloads} == {"c1-1", "c1-3"}
-    text = " ".join(p["text"] for p in payloads)
-    assert not any(secret in text for secret in PII)
-    assert "[card]" in text and "[phone]" in text and "[email]" in text and "[address]" in text
-    assert "photographer" not in text and "cafe" not in text
+    # The store keeps no words at all: search reads them from the redacted messages.
+    assert all(set(p) == PAYLOAD_FIELDS for p in payloads)
     with services.db.read() as session:
         stored = dict(session.execute(select(Message.message_id, Message.redacted_text)).all())
         states = set(session.scalars(select(Message.state)))
     assert stored["c1-0"] is None and not any(s in (stored["c1-3"] or "") for s in PII)
+    text = f"{stored['c1-1']} {stored['c1-3']}"
+    assert "[card]" in text and "[phone]" in text and "[email]" in text and "[address]" in text
     assert states == {"processed", "skipped"}
 
 
@@ -81,12 +85,50 @@ def test_long_messages_are_split_into_sentences(services: Services) -> None:
     )
     services.pipeline().run_until_idle()
     payloads = sorted(all_payloads(services), key=lambda p: p["sentence"])
-    assert [p["text"] for p in payloads] == [
+    assert [p["sentence"] for p in payloads] == [0, 1, 2]
+    with services.db.read() as session:
+        text = session.scalar(select(Message.redacted_text).where(Message.message_id == "c1-0"))
+    # The payload's sentence index picks the sentence out of the stored message.
+    assert [split_sentences(text or "")[p["sentence"]].text for p in payloads] == [
         "Hi there.",
         "I run a bakery.",
         "The grinder keeps jamming!",
     ]
-    assert [p["sentence"] for p in payloads] == [0, 1, 2]
+
+
+def test_sensitive_sentences_are_never_indexed_and_keep_their_places(services: Services) -> None:
+    """A sentence the gate would block as sensitive gets no vector and no intent; the
+    sentences after it keep their places (point id and payload index), so quotes still match."""
+    load(
+        services.db,
+        transcript(
+            "c1",
+            "u1",
+            (
+                "customer",
+                "I run a bakery. Money is tight since I lost my job, can I get a refund? "
+                "The grinder keeps jamming!",
+            ),
+        ),
+        transcript("c2", "u2", ("customer", "I've been depressed and need a refund please.")),
+    )
+    result = services.pipeline().run_until_idle()
+    assert result == 2
+    points = {hit.id: hit.payload for hit in services.store.scroll()}
+    assert sorted(p["sentence"] for p in points.values()) == [0, 2]
+    assert set(points) == {point_id("c1-0", 0), point_id("c1-0", 2)}
+    with services.db.read() as session:
+        intents = {
+            (m, i)
+            for m, i in session.execute(
+                select(Message.message_id, MessageIntent.intent).join(
+                    Message, Message.id == MessageIntent.message_id
+                )
+            )
+        }
+    # The refund asked for inside the sensitive sentences gives no intent either.
+    assert not any(intent == "returns_refunds" for _, intent in intents)
+    assert not any(m == "c2-0" for m, _ in intents)
 
 
 def test_intents_are_recorded_and_small_talk_gets_none(services: Services) -> None:
