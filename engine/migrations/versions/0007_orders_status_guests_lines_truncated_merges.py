@@ -51,7 +51,6 @@ def upgrade() -> None:
             sa.Column("source_updated_at", sa.DateTime(timezone=True), nullable=True)
         )
         batch_op.alter_column("customer_id", existing_type=sa.VARCHAR(length=128), nullable=True)
-        batch_op.create_index(batch_op.f("ix_orders_status"), ["status"], unique=False)
 
 
 def downgrade() -> None:
@@ -62,7 +61,6 @@ def downgrade() -> None:
     )
     op.execute("DELETE FROM orders WHERE customer_id IS NULL")
     with op.batch_alter_table("orders", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_orders_status"))
         batch_op.alter_column("customer_id", existing_type=sa.VARCHAR(length=128), nullable=False)
         batch_op.drop_column("source_updated_at")
         batch_op.drop_column("status")
