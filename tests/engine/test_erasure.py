@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from scans import haystack
 from sqlalchemy import func, select, text
 from test_lifecycle import AS_OF, customer, order
 
@@ -21,7 +22,7 @@ from engine.drafting.service import load_catalog, run_campaign
 from engine.drafting.templates import TemplateDrafter
 from engine.erasure import forget_customer, vacuum_full_tables
 from engine.errors import NotFoundError
-from engine.models import Base, Erasure, Fact, Message, MessageIntent, WebhookDelivery, utcnow
+from engine.models import Erasure, Fact, Message, MessageIntent, WebhookDelivery, utcnow
 from engine.outbox import LEASE, SIGNATURE_HEADER, claim_due, deliver_due, signature_matches
 from engine.runtime import Services
 from engine.voice import current_voice
@@ -109,18 +110,6 @@ def populate(services: Services) -> None:
             checks=voice.checks,
             blocked_texts=[],
         )
-
-
-def haystack(services: Services) -> tuple[str, str]:
-    """Every row of every table, and every vector payload, as lowercase text."""
-    with services.db.read() as session:
-        rows = [
-            repr(tuple(row))
-            for table in Base.metadata.sorted_tables
-            for row in session.execute(select(table)).all()
-        ]
-    payloads = [repr(hit.payload) for hit in services.store.scroll()]
-    return "\n".join(rows).lower(), "\n".join(payloads).lower()
 
 
 def test_an_erased_customer_is_nowhere_and_the_audit_row_says_only_that_it_happened(

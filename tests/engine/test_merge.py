@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import pytest
+from scans import haystack
 from sqlalchemy import Column, Table, UniqueConstraint, func, select
 from test_lifecycle import AS_OF, customer, order
 
@@ -324,18 +325,6 @@ def test_a_batch_in_flight_during_a_merge_records_under_the_survivor(services: S
         assert set(session.scalars(select(Fact.customer_id))) == {SURVIVOR}
         assert set(session.scalars(select(MessageIntent.customer_id))) <= {SURVIVOR}
         assert session.scalar(select(Message.state)) == "processed"
-
-
-def haystack(services: Services) -> tuple[str, str]:
-    """Every row of every table, and every vector payload, as lowercase text."""
-    with services.db.read() as session:
-        rows = [
-            repr(tuple(row))
-            for table in Base.metadata.sorted_tables
-            for row in session.execute(select(table)).all()
-        ]
-    payloads = [repr(hit.payload) for hit in services.store.scroll()]
-    return "\n".join(rows).lower(), "\n".join(payloads).lower()
 
 
 def test_erasing_the_survivor_leaves_nothing_of_either_profile_even_before_vectors_moved(
