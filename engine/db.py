@@ -2,10 +2,10 @@
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
@@ -134,3 +134,14 @@ def insert_ignoring_conflicts(
     stmt = insert_ignoring(session, model, key=key).values(**values)
     # RETURNING, not rowcount: drivers disagree on rowcount for ON CONFLICT DO NOTHING.
     return session.execute(stmt.returning(model.__table__.c[key[0]])).first() is not None
+
+
+# Values per `IN (...)` list: well under SQLite's and PostgreSQL's limits on bound parameters.
+IN_CHUNK = 1000
+Value = TypeVar("Value")
+
+
+def in_chunks(values: Sequence[Value], size: int = IN_CHUNK) -> Iterator[Sequence[Value]]:
+    """The values in slices short enough for one `IN (...)` list each."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

@@ -75,7 +75,7 @@ def merge_customers(
         raise NotFoundError(f"no customer {missing!r}")
     clashing = _reanchor_clashing_drafts(session, survivor_id=survivor_id, merged_id=merged_id)
     moved: dict[str, int] = {}
-    for column in _customer_columns():
+    for column in customer_columns():
         result = session.execute(
             update(column.table)
             .where(column == merged_id)
@@ -137,7 +137,7 @@ def move_merged_vectors(*, db: Database, store: VectorStore, customer_id: str) -
     )
 
 
-def _customer_columns() -> list[Column[Any]]:
+def customer_columns() -> list[Column[Any]]:
     """Every column that names a customer (a foreign key to customers.id), whatever table it is
     in: a table added later moves too, instead of being cascaded away with the merged row."""
     customers = cast(Table, Customer.__table__)

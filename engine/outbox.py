@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from engine.background import LoopThread
-from engine.db import Database, insert_ignoring_conflicts
+from engine.db import Database, in_chunks, insert_ignoring_conflicts
 from engine.models import WebhookDelivery, utcnow
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,6 @@ BACKOFF_CAP = timedelta(hours=1)
 LEASE = timedelta(seconds=60)
 # Enough of an error answer to tell what went wrong, not a whole HTML error page.
 ERROR_TEXT_LIMIT = 500
-# Kept well under SQLite's and PostgreSQL's limits on bound parameters.
-_IN_CHUNK = 500
 
 
 def sign(body: bytes, secret: str) -> str:
@@ -394,10 +392,10 @@ def delivery_states(session: Session, *, draft_ids: Sequence[int]) -> dict[int, 
     """The newest delivery of each draft that has one, by draft id."""
     states: dict[int, DeliveryState] = {}
     ids = list(dict.fromkeys(draft_ids))
-    for start in range(0, len(ids), _IN_CHUNK):
+    for chunk in in_chunks(ids):
         rows = session.scalars(
             select(WebhookDelivery)
-            .where(WebhookDelivery.draft_id.in_(ids[start : start + _IN_CHUNK]))
+            .where(WebhookDelivery.draft_id.in_(chunk))
             # Ascending ids: the last row seen per draft is its newest (ids only grow).
             .order_by(WebhookDelivery.draft_id, WebhookDelivery.id)
         )

@@ -6,7 +6,7 @@ sensitive category is refused: the engine keeps nothing of what customers say ab
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 import numpy as np
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from embeddings.encoder import Encoder
 from embeddings.sparse import bm25_query
 from embeddings.store import VectorHit, VectorStore
+from engine.db import in_chunks
 from engine.evidence import not_evidence, sensitive_category, withheld_from_index
 from engine.models import Customer, Fact, Message
 from engine.optouts import mentions
@@ -36,8 +37,6 @@ EVIDENCE_PER_CUSTOMER = 3
 # Sentences fetched per customer asked for: customers with many matching sentences
 # would otherwise crowd others out of the candidate pool.
 CANDIDATES_PER_CUSTOMER = 20
-# Message ids per SQL query when quotes are read: under every database's parameter limit.
-LOOKUP_CHUNK = 5000
 # The payload field in which earlier versions kept each sentence's text (upgrade_store).
 LEGACY_TEXT_FIELD = "text"
 
@@ -160,13 +159,13 @@ class Quote:
 
 def _quotes(session: Session, hits: list[VectorHit], *, query: str) -> dict[str, Quote]:
     """The sentence each hit stands for, by point id, for the hits that may be evidence: read
-    from the messages (the store keeps no text), in one query per few thousand messages; the
+    from the messages (the store keeps no text), in one query per thousand messages; the
     sentence index in the payload picks the sentence. A hit whose message is gone (erased while
     the search ran) or whose sentence the evidence policy rules out is left out, and so is every
     hit of a customer who asked not to hear about the question's topic."""
     wanted = sorted({str(h.payload["message_id"]) for h in hits})
     messages = {}
-    for start in range(0, len(wanted), LOOKUP_CHUNK):
+    for chunk in in_chunks(wanted):
         for message in session.execute(
             select(
                 Message.message_id,
@@ -175,7 +174,7 @@ def _quotes(session: Session, hits: list[VectorHit], *, query: str) -> dict[str,
                 Message.redacted_text,
                 Message.sent_at,
             ).where(
-                Message.message_id.in_(wanted[start : start + LOOKUP_CHUNK]),
+                Message.message_id.in_(chunk),
                 Message.role == "customer",
             )
         ):
@@ -197,9 +196,8 @@ def _quotes(session: Session, hits: list[VectorHit], *, query: str) -> dict[str,
         index = int(hit.payload.get("sentence", -1))
         if not 0 <= index < len(split) or not_evidence(split[index], opted_out=opted_out):
             continue
-        sent_at = row.sent_at if row.sent_at.tzinfo else row.sent_at.replace(tzinfo=UTC)
         quotes[hit.id] = Quote(
-            row.customer_id, row.message_id, row.conversation_id, split[index], sent_at
+            row.customer_id, row.message_id, row.conversation_id, split[index], row.sent_at
         )
     return quotes
 
@@ -207,11 +205,10 @@ def _quotes(session: Session, hits: list[VectorHit], *, query: str) -> dict[str,
 def _opted_out(session: Session, *, customer_ids: set[str]) -> dict[str, list[str]]:
     """The topics each customer asked not to hear about (their opt-out facts)."""
     topics: dict[str, list[str]] = {}
-    ids = sorted(customer_ids)
-    for start in range(0, len(ids), LOOKUP_CHUNK):
+    for chunk in in_chunks(sorted(customer_ids)):
         for customer_id, topic in session.execute(
             select(Fact.customer_id, Fact.value).where(
-                Fact.category == "opt_out", Fact.customer_id.in_(ids[start : start + LOOKUP_CHUNK])
+                Fact.category == "opt_out", Fact.customer_id.in_(chunk)
             )
         ):
             topics.setdefault(customer_id, []).append(topic)

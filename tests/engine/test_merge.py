@@ -4,22 +4,20 @@ twice, vectors follow (after the commit, re-applied until done), a pipeline batc
 records under the survivor, and erasing the survivor leaves nothing of either."""
 
 from datetime import datetime, timedelta
-from typing import Any, cast
 
 import pytest
 from scans import haystack
-from sqlalchemy import Column, Table, UniqueConstraint, func, select
+from sqlalchemy import UniqueConstraint, func, select
+from test_erasure import converse
 from test_lifecycle import AS_OF, customer, order
 
-from chat_ingest.schemas import TranscriptCreate
-from chat_ingest.service import store_transcript
 from engine.db import Database
 from engine.drafting.review import list_drafts
 from engine.drafting.service import run_campaign
 from engine.drafting.templates import TemplateDrafter
 from engine.erasure import forget_customer
 from engine.errors import NotFoundError
-from engine.merge import merge_customers, move_merged_vectors
+from engine.merge import customer_columns, merge_customers, move_merged_vectors
 from engine.models import (
     Base,
     Customer,
@@ -40,61 +38,31 @@ MERGED_EMAIL = "odalys.brightwater@example.org"
 MERGED_WORDS = ["brightwater", "zephyrine"]
 
 
-def converse(db: Database, customer_id: str, conversation_id: str, lines: list[str]) -> None:
-    """Store one conversation of customer turns, a day before AS_OF."""
-    sent = AS_OF - timedelta(days=1)
-    with db.write() as session:
-        store_transcript(
-            session,
-            transcript=TranscriptCreate.model_validate(
-                {
-                    "conversation_id": conversation_id,
-                    "customer_id": customer_id,
-                    "messages": [
-                        {
-                            "id": f"{conversation_id}-{n}",
-                            "role": "customer",
-                            "text": text,
-                            "sent_at": (sent + timedelta(minutes=n)).isoformat(),
-                        }
-                        for n, text in enumerate(lines)
-                    ],
-                }
-            ),
-        )
-
-
 def populate(services: Services) -> None:
     """Two profiles of one person, each with a processed chat (facts, intents, vectors), an
     order and a welcome draft."""
     db = services.db
     customer(db, SURVIVOR, subscribed_days_ago=2, email=None, first_name=None)
     customer(db, MERGED, subscribed_days_ago=3, email=MERGED_EMAIL, first_name="Odalys")
-    converse(db, SURVIVOR, "conv-shop", ["I run a small bakery and the card reader will not pair."])
+    converse(
+        db,
+        SURVIVOR,
+        "conv-shop",
+        [("customer", "I run a small bakery and the card reader will not pair.")],
+    )
     converse(
         db,
         MERGED,
         "conv-chat",
         [
-            "I run Brightwater Ceramics, a tiny pottery studio.",
-            "The Zephyrine kiln app keeps crashing when I pair the card reader.",
+            ("customer", "I run Brightwater Ceramics, a tiny pottery studio."),
+            ("customer", "The Zephyrine kiln app keeps crashing when I pair the card reader."),
         ],
     )
     order(db, "order-shop", SURVIVOR, days_ago=2)
     order(db, "order-chat", MERGED, days_ago=5)
     services.pipeline().run_until_idle()
     run_campaign(db, drafter=TemplateDrafter(), kind="welcome", as_of=AS_OF, actor="tester")
-
-
-def customer_columns() -> list[Column[Any]]:
-    """Every column of every table that names a customer."""
-    customers = cast(Table, Customer.__table__)
-    return [
-        key.parent
-        for table in Base.metadata.sorted_tables
-        for key in table.foreign_keys
-        if key.references(customers)
-    ]
 
 
 def naming(db: Database, customer_id: str) -> dict[str, int]:
@@ -162,13 +130,13 @@ def test_moving_vectors_again_leaves_a_merged_id_used_anew_alone(services: Servi
     db, store = services.db, services.store
     customer(db, SURVIVOR)
     customer(db, MERGED)
-    converse(db, MERGED, "conv-old", ["I run Brightwater Ceramics."])
+    converse(db, MERGED, "conv-old", [("customer", "I run Brightwater Ceramics.")])
     services.pipeline().run_until_idle()
     with db.write() as session:
         merge_customers(session, survivor_id=SURVIVOR, merged_id=MERGED, actor="tester")
     assert move_merged_vectors(db=db, store=store, customer_id=SURVIVOR) > 0
     customer(db, MERGED)
-    converse(db, MERGED, "conv-new", ["We sell plants at the market."])
+    converse(db, MERGED, "conv-new", [("customer", "We sell plants at the market.")])
     services.pipeline().run_until_idle()
     again = store.count(customer_id=MERGED)
     assert again > 0
@@ -308,7 +276,12 @@ def test_a_batch_in_flight_during_a_merge_records_under_the_survivor(services: S
     db, store = services.db, services.store
     customer(db, SURVIVOR)
     customer(db, MERGED, email=MERGED_EMAIL)
-    converse(db, MERGED, "conv-race", ["I run Brightwater Ceramics and I need a bigger kiln."])
+    converse(
+        db,
+        MERGED,
+        "conv-race",
+        [("customer", "I run Brightwater Ceramics and I need a bigger kiln.")],
+    )
     pipeline = services.pipeline()
     claimed = pipeline.claim(limit=10)
     assert [m.customer_id for m in claimed] == [MERGED]
