@@ -365,7 +365,7 @@ def search(
 ) -> None:
     """Customers asking about something, each with a score and their own words as evidence."""
     from engine.runtime import load_encoder, open_vector_store
-    from engine.search import refusal, search_customers
+    from engine.search.service import refusal, search_customers
 
     refused = refusal(query)
     if refused is not None:
@@ -412,7 +412,7 @@ def search(
 @app.command()
 def intents(as_json: JsonFlag = False) -> None:
     """Built-in intents and trackers, with how many messages and customers carry each."""
-    from engine.intents import list_intents
+    from engine.intents.service import list_intents
 
     db = open_database(Settings())
     try:
@@ -438,7 +438,7 @@ def context(
     as_json: JsonFlag = False,
 ) -> None:
     """The gated context of one customer: everything a drafter may see, and nothing else."""
-    from engine.context import build_context
+    from engine.customers.context import build_context
 
     db = open_database(Settings())
     try:
@@ -485,7 +485,7 @@ def eval_intents(
     as_json: JsonFlag = False,
 ) -> None:
     """Few-shot intent accuracy and macro-F1 on a labelled set."""
-    from engine.intent_eval import evaluate
+    from engine.evals.intents import evaluate
     from engine.runtime import load_encoder
 
     with err_console.status("loading the encoder"):

@@ -6,7 +6,7 @@ from typing import Annotated
 import typer
 
 from api.cli_base import JsonFlag, console, fail, open_database, print_json, push_review_webhook
-from engine.consent import unsubscribe
+from engine.customers.consent import unsubscribe
 from engine.errors import EngineError
 from engine.settings import Settings
 
@@ -37,7 +37,7 @@ def forget(
     Records that an erasure happened, not whose."""
     # Imported here: the vector store's clients take seconds to import, and the other commands
     # do not need them.
-    from engine.erasure import forget_customer, vacuum_full_tables
+    from engine.customers.erasure import forget_customer, vacuum_full_tables
     from engine.runtime import open_existing_vector_store
 
     settings = Settings()

@@ -21,12 +21,12 @@ from api.cli_base import (
 )
 from api.output import draft_panel, print_campaign
 from engine.db import Database
-from engine.drafting.base import Kind
 from engine.drafting.review import approve, get_draft, list_drafts, reject, statuses_for
 from engine.drafting.service import CampaignReport, draft_one, run_campaign
+from engine.drafting.voice import InvalidVoiceGuide, current_voice, parse_voice_guide, set_voice
 from engine.errors import EngineError
+from engine.models import DraftKind
 from engine.settings import Settings
-from engine.voice import InvalidVoiceGuide, current_voice, parse_voice_guide, set_voice
 
 voice_app = typer.Typer(no_args_is_help=True, help="The business's voice guide.")
 campaign_app = typer.Typer(no_args_is_help=True, help="Draft a lifecycle email for everyone due.")
@@ -39,7 +39,8 @@ CLI_ACTOR = "cli"
 # Draft ids are 32-bit integers in PostgreSQL.
 DraftIdArgument = Annotated[int, typer.Argument(help="The draft's id.", min=1, max=2**31 - 1)]
 KindOption = Annotated[
-    Kind, typer.Option("--kind", help="welcome, post_purchase or win_back.", show_default=False)
+    DraftKind,
+    typer.Option("--kind", help="welcome, post_purchase or win_back.", show_default=False),
 ]
 AsOfOption = Annotated[
     datetime | None,
@@ -172,7 +173,7 @@ def campaign_run(kind: KindOption, as_of: AsOfOption = None, as_json: JsonFlag =
 
 
 def _run_with_progress(
-    db: Database, settings: Settings, *, kind: Kind, as_of: datetime | None, quiet: bool
+    db: Database, settings: Settings, *, kind: DraftKind, as_of: datetime | None, quiet: bool
 ) -> CampaignReport:
     from engine.runtime import build_drafter  # heavy to import; review commands do not need it
 
@@ -207,9 +208,9 @@ def review_list(
     as_json: JsonFlag = False,
 ) -> None:
     """Drafts in the review queue, oldest first."""
-    from engine.models import DRAFT_STATES
+    from engine.models import DRAFT_STATUSES
 
-    if status not in (*DRAFT_STATES, "waiting", "all"):
+    if status not in (*DRAFT_STATUSES, "waiting", "all"):
         err_console.print(f"[red]error:[/] --status: unknown status {status!r}")
         raise typer.Exit(code=2)
     statuses = statuses_for(status)

@@ -16,14 +16,16 @@ from sqlalchemy import func, select
 import engine
 from api.output import print_campaign, print_context, print_drafts_side_by_side, print_matches
 from chat_ingest.jsonl import ImportSummary, Kind, import_file
-from engine.context import CustomerContext, build_context
+from engine.customers.context import CustomerContext, build_context
 from engine.db import Database
-from engine.drafting.base import KINDS
-from engine.drafting.review import REVIEWABLE, DraftRead, list_drafts
+from engine.drafting.review import DraftRead, list_drafts
 from engine.drafting.service import CampaignReport, run_campaign
-from engine.intents import IntentCount, list_intents
+from engine.drafting.voice import VoiceGuide, set_voice
+from engine.intents.service import IntentCount, list_intents
 from engine.models import (
+    DRAFT_KINDS,
     PURCHASED,
+    REVIEWABLE,
     BlockedCandidate,
     Customer,
     Fact,
@@ -32,10 +34,9 @@ from engine.models import (
     OrderItem,
 )
 from engine.runtime import build_drafter, build_services
-from engine.search import CustomerMatch, search_customers
+from engine.search.service import CustomerMatch, search_customers
 from engine.settings import Settings
 from engine.status import Status, read_status
-from engine.voice import VoiceGuide, set_voice
 
 SAMPLE_DIR = Path(engine.__file__).parent / "sample"
 DEMO_QUERY = "customers whose grinder is broken or noisy"
@@ -232,7 +233,7 @@ def _draft_campaigns(
     drafter = build_drafter(settings)
     campaigns = [
         run_campaign(db, drafter=drafter, kind=kind, as_of=DEMO_AS_OF, actor="demo")
-        for kind in KINDS
+        for kind in DRAFT_KINDS
     ]
     with db.read() as session:
         drafts = list_drafts(session, statuses=REVIEWABLE, limit=1000)

@@ -10,12 +10,12 @@ from sqlalchemy import func, select
 
 from chat_ingest.jsonl import ImportSummary, Kind, import_file
 from embeddings.encoder import Encoder
-from engine.context import CustomerContext, build_context, monetary_cuts
+from engine.customers.context import CustomerContext, build_context, monetary_cuts
 from engine.errors import EngineError
-from engine.fact_eval import FactEvalReport, load_labels, score
-from engine.facts import FactExtractor
+from engine.evals.facts import FactEvalReport, load_labels, score
+from engine.facts.extract import FactExtractor
+from engine.intents.model import IntentModel
 from engine.models import Customer, Message, Order
-from engine.pipeline import IntentModel
 from engine.runtime import build_services
 from engine.settings import Settings
 

@@ -9,11 +9,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from engine.context import CustomerContext
+from engine.customers.context import CustomerContext
 from engine.drafting.review import DraftRead
 
 if TYPE_CHECKING:  # the search module pulls in the vector store client
-    from engine.search import CustomerMatch
+    from engine.search.service import CustomerMatch
 
 
 def print_matches(out: Console, query: str, matches: list[CustomerMatch]) -> None:

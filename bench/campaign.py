@@ -24,14 +24,16 @@ from typing import Any
 from claude_tokens import prompt_token_split
 from sqlalchemy import func, insert, select
 
-from engine.context import build_context, monetary_cuts
+from engine.customers.context import build_context, monetary_cuts
+from engine.customers.lifecycle import SEQUENCES
 from engine.db import Database
-from engine.drafting.base import KINDS, DraftRequest
+from engine.drafting.base import DraftRequest
 from engine.drafting.claude import build_claude_drafter
 from engine.drafting.service import load_catalog, run_campaign
 from engine.drafting.templates import TemplateDrafter
-from engine.lifecycle import SEQUENCES
+from engine.drafting.voice import VoiceGuide, current_voice, set_voice
 from engine.models import (
+    DRAFT_KINDS,
     BlockedCandidate,
     Conversation,
     Customer,
@@ -44,7 +46,6 @@ from engine.models import (
     Product,
 )
 from engine.settings import Settings
-from engine.voice import VoiceGuide, current_voice, set_voice
 
 AS_OF = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 PRODUCTS = [
@@ -238,7 +239,7 @@ def main() -> None:
         drafter = TemplateDrafter()
         total_drafts = 0
         total_seconds = 0.0
-        for kind in KINDS:
+        for kind in DRAFT_KINDS:
             started = time.perf_counter()
             report = run_campaign(db, drafter=drafter, kind=kind, as_of=AS_OF, actor="bench")
             seconds = time.perf_counter() - started
@@ -252,7 +253,7 @@ def main() -> None:
         again = time.perf_counter()
         rerun = sum(
             run_campaign(db, drafter=drafter, kind=k, as_of=AS_OF, actor="bench").created
-            for k in KINDS
+            for k in DRAFT_KINDS
         )
         print(f"second run of all three: {rerun} new drafts in {time.perf_counter() - again:.1f} s")
         rate = total_drafts / total_seconds
@@ -273,7 +274,7 @@ def main() -> None:
             cuts = monetary_cuts(session)
             requests = []
             for n in range(args.claude_sample):
-                kind = KINDS[n % 3]  # the synthetic groups: new, recent buyer, lapsed
+                kind = DRAFT_KINDS[n % 3]  # the synthetic groups: new, recent buyer, lapsed
                 requests.append(
                     DraftRequest(
                         key=f"r{n}",

@@ -26,7 +26,7 @@ import httpx2
 from transformers import AutoTokenizer
 
 from embeddings.encoder import bundled_model_path
-from engine.context import (
+from engine.customers.context import (
     Consent,
     CustomerContext,
     KeptFact,
@@ -36,9 +36,10 @@ from engine.context import (
     RecentIntent,
     Rfm,
 )
-from engine.drafting.base import Catalog, CatalogProduct, DraftContent, DraftRequest, Kind
+from engine.drafting.base import Catalog, CatalogProduct, DraftContent, DraftRequest
 from engine.drafting.claude import ClaudeDrafter, build_claude_drafter
-from engine.voice import DEFAULT_GUIDE
+from engine.drafting.voice import DEFAULT_GUIDE
+from engine.models import DraftKind
 
 # Claude's minimum cacheable prompt on Sonnet 4.6 (a shorter marked prefix is silently not
 # cached): 1,024 tokens as documented, 2,048 as users observed (anthropic-sdk-python#1194).
@@ -260,7 +261,7 @@ def sample_requests() -> list[DraftRequest]:
         ),
         _sample_context("cus_003", None, [], days_ago=30),
     ]
-    steps: list[tuple[Kind, str]] = [
+    steps: list[tuple[DraftKind, str]] = [
         ("post_purchase", "d3"),
         ("post_purchase", "d14"),
         ("post_purchase", "d30"),

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.encoder import SentenceTransformerEncoder, Vectors
-from engine.intent_eval import EvalResult, evaluate
+from engine.evals.intents import EvalResult, evaluate
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "banking77"
 SHOTS = 10

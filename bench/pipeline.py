@@ -21,12 +21,12 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from chat_ingest.jsonl import import_file
-from engine.facts import Extraction, may_hold_a_fact
+from engine.facts.extract import Extraction, may_hold_a_fact
 from engine.models import BlockedCandidate, Fact
-from engine.redact import redact
 from engine.runtime import build_services
-from engine.sentences import split_sentences
 from engine.settings import Settings
+from engine.text.redact import redact
+from engine.text.sentences import split_sentences
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cucom-ecommerce"
 ROLES = {"user": "customer", "agent": "agent"}

@@ -4,7 +4,7 @@ Upserts N seeded unit vectors (384 dims) with a customer_id over C customers int
 a temporary directory and builds its HNSW index (optimize). Then, as a restarted app would,
 reopens it, runs 200 warm-up queries and measures Q "customers asking about X" searches: top 200
 hits grouped by customer (each customer's best score), top 50 customers, alone and with the
-product's rescoring of each hit by its conversation (engine.search.in_context). Prints
+product's rescoring of each hit by its conversation (engine.search.service.in_context). Prints
 upsert points/s, optimize time, p50/p99 latency, recall@50 of customers against exact numpy
 search in the same run, process memory and size on disk. Goals: p50 <= 10 ms, p99 <= 50 ms,
 recall >= 0.95 (latency checked with and without the rescoring).
@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from embeddings.store import EdgeStore, VectorHit, VectorPoint
-from engine.search import in_context
+from engine.search.service import in_context
 
 DIMENSION = 384
 CHUNK = 50_000

@@ -8,9 +8,9 @@ import tempfile
 from pathlib import Path
 
 from chat_ingest.jsonl import import_file
+from engine.evals.search import evaluate_search, load_queries
 from engine.runtime import build_services
-from engine.search import RELEVANCE_THRESHOLD
-from engine.search_eval import evaluate_search, load_queries
+from engine.search.service import RELEVANCE_THRESHOLD
 from engine.settings import Settings
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data" / "search_eval"

@@ -25,8 +25,8 @@ from chat_ingest.service import (
     upsert_customer,
 )
 from embeddings.store import VectorStore
+from engine.customers.merge import MergeReport, merge_customers
 from engine.errors import ConflictError, NotFoundError
-from engine.merge import MergeReport, merge_customers
 from engine.models import Conversation, Customer
 
 
@@ -34,7 +34,8 @@ from engine.models import Conversation, Customer
 class ChatwootStored:
     """What a Chatwoot event did: the customer the contact is now (None: a contact we hold
     nothing of), the message stored (for a message event), and the profiles merged into that
-    customer by it (their vectors move after the commit: engine.merge.move_merged_vectors)."""
+    customer by it (their vectors move after the commit:
+    engine.customers.merge.move_merged_vectors)."""
 
     customer_id: str | None
     message: StoredMessage | None = None

@@ -17,10 +17,10 @@ from chat_ingest.schemas import (
     TranscriptCreate,
     clip_text,
 )
-from engine.consent import set_consent, withdraw_drafts
+from engine.customers.consent import set_consent, withdraw_drafts
+from engine.customers.lifecycle import order_anchor
 from engine.db import insert_ignoring, insert_ignoring_conflicts
 from engine.errors import ConflictError, NotFoundError
-from engine.lifecycle import order_anchor
 from engine.models import (
     PURCHASE_STATUS,
     Base,

@@ -3,7 +3,7 @@ voice guides, drafts and their audit trail, the review webhook outbox, merges an
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     JSON,
@@ -308,11 +308,16 @@ class BlockedCandidate(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
-DRAFT_KINDS = ("welcome", "post_purchase", "win_back")
+# The sequences a draft belongs to.
+DraftKind = Literal["welcome", "post_purchase", "win_back"]
+DRAFT_KINDS: tuple[DraftKind, ...] = get_args(DraftKind)
 # A draft waits for a person (`pending_review`), or for a person to fix it (`needs_attention`:
 # it failed the grounding check); a reviewer approves or rejects it; a draft whose customer
 # withdrew consent before review is `withdrawn`.
-DRAFT_STATES = ("pending_review", "needs_attention", "approved", "rejected", "withdrawn")
+DraftStatus = Literal["pending_review", "needs_attention", "approved", "rejected", "withdrawn"]
+DRAFT_STATUSES: tuple[DraftStatus, ...] = get_args(DraftStatus)
+# The statuses a reviewer can still act on (and consent withdraws).
+REVIEWABLE: tuple[DraftStatus, ...] = ("pending_review", "needs_attention")
 
 
 class VoiceGuide(Base):
@@ -345,10 +350,10 @@ class Draft(Base):
     customer_id: Mapped[str] = mapped_column(
         ForeignKey("customers.id", ondelete="CASCADE"), index=True
     )
-    kind: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[DraftKind] = mapped_column(String(32))
     step: Mapped[str] = mapped_column(String(32))
     anchor: Mapped[str] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(32), default="pending_review")
+    status: Mapped[DraftStatus] = mapped_column(String(32), default="pending_review")
     subject: Mapped[str] = mapped_column(Text)
     preheader: Mapped[str] = mapped_column(Text)
     body: Mapped[str] = mapped_column(Text)

@@ -6,25 +6,24 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-import numpy as np
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from embeddings.encoder import Encoder, Vectors
+from embeddings.encoder import Encoder
 from embeddings.sparse import bm25_document
 from embeddings.store import VectorPoint, VectorStore
-from engine.classifier import IntentClassifier
-from engine.consent import withdraw_drafts
+from engine.customers.consent import withdraw_drafts
 from engine.db import Database, insert_ignoring
-from engine.evidence import withheld_from_index
-from engine.facts import Extraction, FactExtractor
+from engine.facts.extract import Extraction, FactExtractor
+from engine.facts.optouts import ALL_MARKETING
+from engine.intents.model import IntentModel, TrackerModel, tracker_scores
 from engine.models import BlockedCandidate, Fact, Message, MessageIntent, Tracker, utcnow
-from engine.optouts import ALL_MARKETING
-from engine.redact import redact
-from engine.sentences import split_sentences
+from engine.search.evidence import withheld_from_index
+from engine.text.redact import redact
+from engine.text.sentences import split_sentences
 
 log = logging.getLogger(__name__)
 # Deterministic point ids: the same sentence of the same message is always the same point,
@@ -50,23 +49,6 @@ class ClaimedMessage:
     sent_at: datetime
 
 
-@dataclass
-class TrackerModel:
-    """A custom intent: its example vectors and the similarity that counts as a match."""
-
-    name: str
-    vectors: Vectors
-    threshold: float
-
-
-@dataclass
-class IntentModel:
-    """What classifies intents: the built-in classifier plus the current trackers."""
-
-    classifier: IntentClassifier
-    trackers: list[TrackerModel] = field(default_factory=list)
-
-
 @dataclass(frozen=True)
 class BatchResult:
     """What one batch did."""
@@ -75,13 +57,6 @@ class BatchResult:
     sentences: int
     intents: int  # intents found (each stored once per message)
     facts: int = 0  # kept facts found (each stored once, however often the batch runs)
-
-
-def tracker_scores(
-    trackers: Sequence[TrackerModel], vectors: Vectors
-) -> list[tuple[TrackerModel, np.ndarray]]:
-    """Per tracker, each vector's best cosine similarity to the tracker's examples."""
-    return [(t, (vectors @ t.vectors.T).max(axis=1)) for t in trackers if len(vectors)]
 
 
 class Pipeline:

@@ -20,10 +20,11 @@ from engine.background import LoopThread
 from engine.db import Database
 from engine.drafting.base import Drafter
 from engine.errors import EngineError
-from engine.facts import FactExtractor
-from engine.intents import build_intent_model
-from engine.pipeline import IntentModel, Pipeline
-from engine.search import upgrade_store
+from engine.facts.extract import FactExtractor
+from engine.intents.model import IntentModel
+from engine.intents.service import build_intent_model
+from engine.pipeline import Pipeline
+from engine.search.service import upgrade_store
 from engine.settings import Settings, reveal
 
 if TYPE_CHECKING:

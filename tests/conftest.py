@@ -14,9 +14,9 @@ from embeddings.encoder import Encoder, SentenceTransformerEncoder
 from embeddings.store import EdgeStore
 from engine.apikeys import create_key
 from engine.db import Database
-from engine.facts import FactExtractor
-from engine.intents import build_intent_model
-from engine.pipeline import IntentModel
+from engine.facts.extract import FactExtractor
+from engine.intents.model import IntentModel
+from engine.intents.service import build_intent_model
 from engine.runtime import Services, load_fact_extractor
 from engine.settings import Settings, normalize_database_url
 

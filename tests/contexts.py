@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from engine.context import (
+from engine.customers.context import (
     Consent,
     CustomerContext,
     KeptFact,

@@ -29,7 +29,8 @@ from chat_ingest.jsonl import import_file
 from embeddings.encoder import Encoder
 from embeddings.store import DENSE, EdgeStore
 from engine.db import Database
-from engine.facts import FactExtractor
+from engine.facts.extract import FactExtractor
+from engine.intents.model import IntentModel
 from engine.models import (
     BlockedCandidate,
     Conversation,
@@ -42,11 +43,11 @@ from engine.models import (
     WebhookDelivery,
 )
 from engine.outbox import LEASE, claim_due, deliver_due, signature_matches
-from engine.pipeline import IntentModel, point_id
-from engine.redact import redact
+from engine.pipeline import point_id
 from engine.runtime import Services
-from engine.sentences import split_sentences
 from engine.settings import Settings
+from engine.text.redact import redact
+from engine.text.sentences import split_sentences
 
 PERSONALIZE = Path(sys.executable).with_name("personalize")
 # Settings that must not leak from the developer's shell into the CLI under test: another

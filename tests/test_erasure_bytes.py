@@ -14,8 +14,8 @@ from api.cli import app
 from embeddings.encoder import Encoder
 from embeddings.store import EdgeStore
 from engine.db import Database
-from engine.facts import FactExtractor
-from engine.pipeline import IntentModel
+from engine.facts.extract import FactExtractor
+from engine.intents.model import IntentModel
 from engine.runtime import Services, vector_dir
 from engine.settings import Settings
 

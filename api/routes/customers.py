@@ -19,9 +19,9 @@ from api.deps import (
 from api.schemas import CustomerErased, CustomerUpdated
 from chat_ingest.schemas import CustomerUpdate, Timestamp
 from chat_ingest.service import update_customer
-from engine.consent import unsubscribe
-from engine.context import CustomerContext, build_context
-from engine.erasure import forget_customer
+from engine.customers.consent import unsubscribe
+from engine.customers.context import CustomerContext, build_context
+from engine.customers.erasure import forget_customer
 
 
 class CustomerIdConvertor(PathConvertor):

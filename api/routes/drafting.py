@@ -9,10 +9,10 @@ from pydantic import BaseModel, Field
 
 from api.deps import DatabaseDep, DrafterDep, MarketerKey, SettingsDep, wake_outbox
 from chat_ingest.schemas import NoNul, Timestamp
-from engine.drafting.base import Kind
 from engine.drafting.review import DraftDetail
 from engine.drafting.service import CampaignReport, draft_one, run_campaign
-from engine.voice import StoredVoiceGuide, VoiceGuide, current_voice, set_voice
+from engine.drafting.voice import StoredVoiceGuide, VoiceGuide, current_voice, set_voice
+from engine.models import DraftKind
 
 router = APIRouter(prefix="/v1", tags=["drafting"])
 
@@ -21,7 +21,7 @@ class DraftCreate(NoNul):
     """Draft one email for one customer."""
 
     customer_id: str = Field(min_length=1, max_length=128)
-    kind: Kind
+    kind: DraftKind
     as_of: Timestamp | None = Field(
         default=None, description="Draft as of this time, with a timezone (default: now)."
     )
@@ -46,7 +46,7 @@ class FailedDraftRead(BaseModel):
 class CampaignRead(BaseModel):
     """What a campaign run did."""
 
-    kind: Kind
+    kind: DraftKind
     as_of: datetime
     due: int
     created: int
@@ -131,7 +131,7 @@ async def post_draft(
 
 @router.post("/campaigns/{kind}/run", response_model=CampaignRead)
 async def post_campaign_run(
-    kind: Annotated[Kind, Path(description="welcome, post_purchase or win_back")],
+    kind: Annotated[DraftKind, Path(description="welcome, post_purchase or win_back")],
     request: Request,
     db: DatabaseDep,
     drafter: DrafterDep,

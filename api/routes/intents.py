@@ -8,7 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from api.deps import MarketerKey, ServicesDep
 from api.schemas import IntentCustomerRead, IntentRead, TrackerCreate, TrackerRead
-from engine.intents import (
+from engine.intents.service import (
     create_tracker,
     intent_customers,
     list_intents,

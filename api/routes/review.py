@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from api.deps import DatabaseDep, MarketerKey
 from chat_ingest.schemas import NoNul
 from engine.db import Database
-from engine.drafting.base import Kind
 from engine.drafting.review import (
     DraftDetail,
     DraftRead,
@@ -23,16 +22,14 @@ from engine.drafting.review import (
     statuses_for,
 )
 from engine.drafting.service import blocked_texts, load_catalog
-from engine.models import Draft
-from engine.voice import current_voice
+from engine.drafting.voice import current_voice
+from engine.models import Draft, DraftKind, DraftStatus
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
 
 # Draft ids are 32-bit integers in PostgreSQL: a larger one is a 422, not a database error.
 DraftId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-StatusFilter = Literal[
-    "waiting", "all", "pending_review", "needs_attention", "approved", "rejected", "withdrawn"
-]
+StatusFilter = Literal["waiting", "all", DraftStatus]
 
 
 class DraftList(BaseModel):
@@ -69,7 +66,7 @@ async def get_review_queue(
         StatusFilter,
         Query(description="`waiting` (default): pending_review and needs_attention; or `all`."),
     ] = "waiting",
-    kind: Kind | None = None,
+    kind: DraftKind | None = None,
     customer_id: Annotated[str | None, Query(max_length=128, pattern=r"^[^\x00]*$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,

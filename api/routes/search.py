@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from api.deps import MarketerKey, ServicesDep
 from api.schemas import CustomerMatchRead, SearchRead
 from chat_ingest.schemas import TimeFilter
-from engine.search import refusal, search_customers
+from engine.search.service import refusal, search_customers
 
 router = APIRouter(prefix="/v1/search", tags=["search"])
 

@@ -24,7 +24,7 @@ from chat_ingest.platforms import (
     store_chatwoot_message,
     store_shopify_order,
 )
-from engine.merge import move_merged_vectors
+from engine.customers.merge import move_merged_vectors
 from engine.settings import reveal
 
 log = logging.getLogger(__name__)

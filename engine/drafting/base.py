@@ -2,16 +2,14 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
-from engine.context import CustomerContext
+from engine.customers.context import CustomerContext
+from engine.drafting.voice import StoredVoiceGuide
 from engine.errors import EngineError
-from engine.voice import StoredVoiceGuide
-
-Kind = Literal["welcome", "post_purchase", "win_back"]
-KINDS: tuple[Kind, ...] = ("welcome", "post_purchase", "win_back")
+from engine.models import DraftKind
 
 
 class DraftingError(EngineError):
@@ -54,7 +52,7 @@ class DraftRequest:
 
     # Unique within one call of draft_many (a Message Batches custom_id): "cus_001/welcome/d0".
     key: str
-    kind: Kind
+    kind: DraftKind
     step: str
     context: CustomerContext
     voice: StoredVoiceGuide

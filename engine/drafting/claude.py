@@ -23,18 +23,18 @@ from anthropic.types.messages import (
 from anthropic.types.messages.batch_create_params import Request as BatchRequest
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from engine.context import CustomerContext
+from engine.customers.context import CustomerContext
 from engine.drafting.base import (
     Catalog,
     DraftContent,
     DraftFailed,
     DraftRequest,
     Evidence,
-    Kind,
     Usage,
 )
-from engine.optouts import ALL_MARKETING
-from engine.voice import StoredVoiceGuide, VoiceChecks
+from engine.drafting.voice import StoredVoiceGuide, VoiceChecks
+from engine.facts.optouts import ALL_MARKETING
+from engine.models import DraftKind
 
 # Versioned and never edited once released: a prompt change is a new version, so every draft
 # records which words produced it.
@@ -86,7 +86,7 @@ voice guide. Short paragraphs separated by blank lines.
 - Answer only by calling the write_email tool, once."""
 
 # What each sequence step is for, keyed by kind and day; the step names are "d0", "d3", ...
-STEP_PURPOSES: dict[tuple[Kind, int], str] = {
+STEP_PURPOSES: dict[tuple[DraftKind, int], str] = {
     ("welcome", 0): "the first email after they subscribed: thank them, say in a line who the "
     "business is, and if they told us what they are after, point them at it",
     ("welcome", 3): "three days after they subscribed: help with the one thing they asked "
@@ -104,7 +104,7 @@ STEP_PURPOSES: dict[tuple[Kind, int], str] = {
     ("post_purchase", 30): "a month after their order: if it fits their orders and facts, "
     "suggest one refill or companion product from the catalog; otherwise just check in",
 }
-KIND_PURPOSES: dict[Kind, str] = {
+KIND_PURPOSES: dict[DraftKind, str] = {
     "welcome": "a welcome email to someone who recently subscribed",
     "post_purchase": "a follow-up after the customer's most recent order",
     "win_back": "a win-back email to a customer who has not ordered in a while: warm, no "
@@ -240,7 +240,7 @@ def system_blocks(voice: StoredVoiceGuide, catalog: Catalog) -> list[dict[str, A
     return blocks
 
 
-def step_purpose(kind: Kind, step: str) -> str:
+def step_purpose(kind: DraftKind, step: str) -> str:
     """What this email is for, in words."""
     match = _STEP_DAY.search(step)
     if match is not None:

@@ -9,13 +9,13 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from engine.context import CustomerContext
+from engine.customers.context import CustomerContext
 from engine.drafting.base import Catalog, DraftContent
-from engine.gate import PLACEHOLDER, sensitive_spans
-from engine.optouts import mentions
-from engine.redact import redact
-from engine.spelling import catalog_words, unknown_words, words
-from engine.voice import VoiceChecks, VoiceGuide, lint
+from engine.drafting.voice import VoiceChecks, VoiceGuide, lint
+from engine.facts.gate import PLACEHOLDER, sensitive_spans
+from engine.facts.optouts import mentions
+from engine.facts.spelling import catalog_words, unknown_words, words
+from engine.text.redact import redact
 
 ProblemCode = Literal[
     "unknown_fact",

@@ -9,15 +9,13 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.context import CustomerContext
+from engine.customers.context import CustomerContext
 from engine.drafting.base import Catalog, DraftContent, Evidence
 from engine.drafting.grounding import Problem, check_draft
+from engine.drafting.voice import VoiceChecks, VoiceGuide
 from engine.errors import ConflictError, NotFoundError
-from engine.models import DRAFT_STATES, Customer, Draft, DraftEvent, utcnow
+from engine.models import DRAFT_STATUSES, REVIEWABLE, Customer, Draft, DraftEvent, utcnow
 from engine.outbox import DeliveryState, delivery_states
-from engine.voice import VoiceChecks, VoiceGuide
-
-REVIEWABLE = ("pending_review", "needs_attention")
 
 
 def statuses_for(status_filter: str) -> tuple[str, ...]:
@@ -25,7 +23,7 @@ def statuses_for(status_filter: str) -> tuple[str, ...]:
     if status_filter == "waiting":
         return REVIEWABLE
     if status_filter == "all":
-        return DRAFT_STATES
+        return DRAFT_STATUSES
     return (status_filter,)
 
 

@@ -12,7 +12,8 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.context import CustomerContext, build_context, monetary_cuts
+from engine.customers.context import CustomerContext, build_context, monetary_cuts
+from engine.customers.lifecycle import SEQUENCES, Due, consenting, due_customers, step_on
 from engine.db import Database, insert_ignoring
 from engine.drafting.base import (
     Catalog,
@@ -22,23 +23,22 @@ from engine.drafting.base import (
     DraftFailed,
     DraftingError,
     DraftRequest,
-    Kind,
 )
 from engine.drafting.grounding import Problem, check_draft
 from engine.drafting.review import DraftDetail, evidence_for, get_draft, to_read
+from engine.drafting.voice import StoredVoiceGuide, current_voice
 from engine.errors import ConflictError, NotFoundError
-from engine.lifecycle import SEQUENCES, Due, consenting, due_customers, step_on
 from engine.models import (
     BlockedCandidate,
     Customer,
     Draft,
     DraftEvent,
+    DraftKind,
     Message,
     Product,
     utcnow,
 )
 from engine.outbox import DRAFT_CREATED, enqueue
-from engine.voice import StoredVoiceGuide, current_voice
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class FailedDraft:
 class CampaignReport:
     """What a campaign run did."""
 
-    kind: Kind
+    kind: DraftKind
     as_of: datetime
     due: int = 0
     created: int = 0
@@ -129,7 +129,7 @@ def run_campaign(
     db: Database,
     *,
     drafter: Drafter,
-    kind: Kind,
+    kind: DraftKind,
     as_of: datetime | None = None,
     actor: str,
     webhook_url: str | None = None,
@@ -162,7 +162,7 @@ def draft_one(
     *,
     drafter: Drafter,
     customer_id: str,
-    kind: Kind,
+    kind: DraftKind,
     as_of: datetime | None = None,
     actor: str,
     webhook_url: str | None = None,
@@ -222,7 +222,7 @@ def _drafted_already(session: Session, due: Due) -> int | None:
     ).first()
 
 
-def _manual(context: CustomerContext, *, kind: Kind, as_of: datetime) -> Due:
+def _manual(context: CustomerContext, *, kind: DraftKind, as_of: datetime) -> Due:
     """The step a customer not due for `kind` gets when a marketer asks for one anyway."""
     anchor = f"manual:{as_of.date().isoformat()}"
     if kind == "welcome":

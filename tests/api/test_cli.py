@@ -142,14 +142,14 @@ def every_template_draft_passes_the_grounding_check(home: Path) -> tuple[int, li
 
     from sqlalchemy import select
 
-    from engine.context import build_context, monetary_cuts
+    from engine.customers.context import build_context, monetary_cuts
     from engine.db import Database
     from engine.drafting.base import DraftRequest
     from engine.drafting.grounding import check_draft
     from engine.drafting.service import blocked_texts, load_catalog
     from engine.drafting.templates import STEPS, TemplateDrafter
+    from engine.drafting.voice import current_voice
     from engine.models import Customer
-    from engine.voice import current_voice
 
     db = Database(Settings(personalize_home=home, database_url=None))
     drafter = TemplateDrafter()

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.cli import app
-from engine.evidence import sensitive_category
 from engine.runtime import Services
+from engine.search.evidence import sensitive_category
 from engine.settings import Settings
 
 Headers = dict[str, dict[str, str]]

@@ -29,10 +29,10 @@ from engine.drafting.base import Catalog, DraftRequest
 from engine.drafting.claude import build_claude_drafter
 from engine.drafting.service import run_campaign
 from engine.drafting.templates import TemplateDrafter
+from engine.drafting.voice import DEFAULT_GUIDE
 from engine.outbox import deliver_due, signature_matches
 from engine.runtime import Services
 from engine.settings import Settings
-from engine.voice import DEFAULT_GUIDE
 
 Headers = dict[str, dict[str, str]]
 ANTHROPIC_KEY = "sk-ant-api03-NEVER-LOG-ME-0123456789"

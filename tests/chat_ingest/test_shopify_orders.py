@@ -16,12 +16,12 @@ from chat_ingest.adapters.shopify import parse_shopify_order
 from chat_ingest.platforms import store_shopify_order
 from chat_ingest.schemas import CustomerCreate
 from chat_ingest.service import StoredOrder, upsert_customer
-from engine.consent import unsubscribe
-from engine.context import build_context, monetary_cuts
+from engine.customers.consent import unsubscribe
+from engine.customers.context import build_context, monetary_cuts
+from engine.customers.lifecycle import due_customers, order_anchor
 from engine.db import Database
 from engine.drafting.service import run_campaign
 from engine.drafting.templates import TemplateDrafter
-from engine.lifecycle import due_customers, order_anchor
 from engine.models import (
     Customer,
     Draft,

@@ -4,7 +4,12 @@ import numpy as np
 import pytest
 
 from embeddings.encoder import Encoder
-from engine.classifier import DEFAULT_THRESHOLD, IntentClassifier, IntentError, choose_threshold
+from engine.intents.classifier import (
+    DEFAULT_THRESHOLD,
+    IntentClassifier,
+    IntentError,
+    choose_threshold,
+)
 
 INTENTS = {
     "order_status": [

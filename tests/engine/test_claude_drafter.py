@@ -12,7 +12,7 @@ import pytest
 from contexts import kept_fact, make_context, opt_out_of, product_bought, recent_intent
 from fake_anthropic import MODEL, FakeAnthropic, serve_fake_anthropic, tool_message
 
-from engine.context import CustomerContext, Rfm
+from engine.customers.context import CustomerContext, Rfm
 from engine.drafting.base import (
     Catalog,
     CatalogProduct,
@@ -20,7 +20,6 @@ from engine.drafting.base import (
     Drafter,
     DraftFailed,
     DraftRequest,
-    Kind,
 )
 from engine.drafting.claude import (
     CUSTOM_ID,
@@ -29,7 +28,8 @@ from engine.drafting.claude import (
     build_claude_drafter,
     step_purpose,
 )
-from engine.voice import DEFAULT_GUIDE
+from engine.drafting.voice import DEFAULT_GUIDE
+from engine.models import DraftKind
 
 # The settings' default model, which this SDK release warns is nearing end of life.
 
@@ -102,7 +102,7 @@ BEN = context("cus_002", "Ben", facts=[(21, "business", "café", "I run a small 
 def request(
     ctx: CustomerContext,
     *,
-    kind: Kind = "post_purchase",
+    kind: DraftKind = "post_purchase",
     step: str = "d3",
     feedback: tuple[str, ...] = (),
     key: str | None = None,

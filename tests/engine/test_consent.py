@@ -15,15 +15,15 @@ from test_lifecycle import AS_OF, customer
 
 from chat_ingest.schemas import CustomerCreate
 from chat_ingest.service import upsert_customer
-from engine.consent import unsubscribe
+from engine.customers.consent import unsubscribe
 from engine.db import Database
 from engine.drafting.base import DraftContent, DraftFailed, DraftRequest
-from engine.drafting.review import REVIEWABLE, approve, list_drafts
+from engine.drafting.review import approve, list_drafts
 from engine.drafting.service import NoConsentError, draft_one, run_campaign
 from engine.drafting.templates import TemplateDrafter
 from engine.errors import NotFoundError
-from engine.models import Draft, DraftEvent, WebhookDelivery, utcnow
-from engine.optouts import ALL_MARKETING
+from engine.facts.optouts import ALL_MARKETING
+from engine.models import REVIEWABLE, Draft, DraftEvent, WebhookDelivery, utcnow
 from engine.outbox import deliver_due, signature_matches
 from engine.runtime import Services
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from chat_ingest.schemas import CustomerCreate, OrderCreate, TranscriptCreate
 from chat_ingest.service import store_order, store_transcript, upsert_customer
-from engine.context import (
+from engine.customers.context import (
     build_context,
     frequency_band,
     lifecycle_stage,

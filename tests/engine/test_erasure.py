@@ -15,17 +15,17 @@ from test_lifecycle import AS_OF, customer, order
 from chat_ingest.schemas import TranscriptCreate
 from chat_ingest.service import store_transcript
 from embeddings.store import EdgeStore
-from engine.context import build_context
+from engine.customers.context import build_context
+from engine.customers.erasure import forget_customer, vacuum_full_tables
 from engine.db import Database
 from engine.drafting.review import edit, list_drafts
 from engine.drafting.service import load_catalog, run_campaign
 from engine.drafting.templates import TemplateDrafter
-from engine.erasure import forget_customer, vacuum_full_tables
+from engine.drafting.voice import current_voice
 from engine.errors import NotFoundError
 from engine.models import Erasure, Fact, Message, MessageIntent, WebhookDelivery, utcnow
 from engine.outbox import LEASE, SIGNATURE_HEADER, claim_due, deliver_due, signature_matches
 from engine.runtime import Services
-from engine.voice import current_voice
 
 GONE = "zq-erase-7731"
 KEPT = "kept-1"

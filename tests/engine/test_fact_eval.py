@@ -9,7 +9,7 @@ import pytest
 
 from api.fact_eval_run import run_fact_eval
 from embeddings.encoder import Encoder
-from engine.context import (
+from engine.customers.context import (
     Consent,
     CustomerContext,
     KeptFact,
@@ -17,9 +17,9 @@ from engine.context import (
     ProductBought,
     Rfm,
 )
-from engine.fact_eval import InvalidLabels, load_labels, score
-from engine.facts import FactExtractor
-from engine.pipeline import IntentModel
+from engine.evals.facts import InvalidLabels, load_labels, score
+from engine.facts.extract import FactExtractor
+from engine.intents.model import IntentModel
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 

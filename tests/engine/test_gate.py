@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 import pytest
 
-from engine.facts import Extraction, Fact, FactExtractor, blocked_without_parsing
-from engine.redact import PLACEHOLDERS, redact
+from engine.facts.extract import Extraction, Fact, FactExtractor, blocked_without_parsing
+from engine.text.redact import PLACEHOLDERS, redact
 
 
 def extract(fact_extractor: FactExtractor, raw: str) -> tuple[str, Extraction]:

@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 import pytest
 from contexts import kept_fact, make_context, opt_out_of, product_bought
 
-from engine.context import CustomerContext, OptOut, Rfm
+from engine.customers.context import CustomerContext, OptOut, Rfm
 from engine.drafting.base import Catalog, CatalogProduct, DraftContent, Evidence
 from engine.drafting.grounding import Problem, check_draft
-from engine.voice import DEFAULT_GUIDE
+from engine.drafting.voice import DEFAULT_GUIDE
 
 WHEN = datetime(2026, 11, 1, tzinfo=UTC)
 CATALOG = Catalog(

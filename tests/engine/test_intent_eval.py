@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from embeddings.encoder import Encoder
-from engine.classifier import IntentError
-from engine.intent_eval import DatasetError, evaluate, read_labelled, sample_per_label
+from engine.evals.intents import DatasetError, evaluate, read_labelled, sample_per_label
+from engine.intents.classifier import IntentError
 
 TRAIN = {
     "card_arrival": [

@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from chat_ingest.schemas import CustomerCreate, OrderCreate, TranscriptCreate
 from chat_ingest.service import store_order, store_transcript, upsert_customer
+from engine.customers.lifecycle import SEQUENCES, Due, due_customers, step_on
 from engine.db import Database
-from engine.lifecycle import SEQUENCES, Due, due_customers, step_on
+from engine.facts.optouts import ALL_MARKETING
 from engine.models import Customer, Draft, Fact, Message
-from engine.optouts import ALL_MARKETING
 
 AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

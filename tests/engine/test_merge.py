@@ -11,13 +11,13 @@ from sqlalchemy import UniqueConstraint, func, select
 from test_erasure import converse
 from test_lifecycle import AS_OF, customer, order
 
+from engine.customers.erasure import forget_customer
+from engine.customers.merge import customer_columns, merge_customers, move_merged_vectors
 from engine.db import Database
 from engine.drafting.review import list_drafts
 from engine.drafting.service import run_campaign
 from engine.drafting.templates import TemplateDrafter
-from engine.erasure import forget_customer
 from engine.errors import NotFoundError
-from engine.merge import customer_columns, merge_customers, move_merged_vectors
 from engine.models import (
     Base,
     Customer,
@@ -327,7 +327,7 @@ def test_erasing_the_survivor_leaves_nothing_of_either_profile_even_before_vecto
 
 def test_only_drafts_hold_a_customer_in_a_unique_key() -> None:
     """A merge moves every customer column with one UPDATE; a unique key holding a customer
-    would make that fail, so each needs its own rule in engine.merge (drafts have one)."""
+    would make that fail, so each needs its own rule in engine.customers.merge (drafts have one)."""
     columns = {(c.table.name, c.name) for c in customer_columns()}
     unique = {
         table.name

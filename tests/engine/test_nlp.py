@@ -2,7 +2,7 @@
 
 import spacy
 
-from engine.nlp import Parser
+from engine.facts.nlp import Parser
 from engine.settings import Settings
 
 SENTENCES = [

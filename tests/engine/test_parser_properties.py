@@ -19,13 +19,13 @@ from json_strategies import dumps as shared_dumps
 from json_strategies import near_valid as near_valid_with
 from pydantic import ValidationError
 
+from engine.drafting.voice import InvalidVoiceGuide, VoiceGuide, parse_voice_guide
 from engine.errors import EngineError
-from engine.fact_eval import InvalidLabels, Labelled, load_labels
-from engine.fact_rules import CATEGORIES
-from engine.gate import REASONS
-from engine.intent_eval import DatasetError, read_labelled
-from engine.search_eval import LabelledQuery, load_queries
-from engine.voice import InvalidVoiceGuide, VoiceGuide, parse_voice_guide
+from engine.evals.facts import InvalidLabels, Labelled, load_labels
+from engine.evals.intents import DatasetError, read_labelled
+from engine.evals.search import LabelledQuery, load_queries
+from engine.facts.gate import REASONS
+from engine.facts.rules import CATEGORIES
 
 PROPERTY = settings(max_examples=100, deadline=None)
 

@@ -11,7 +11,7 @@ from engine.db import Database
 from engine.models import Message, MessageIntent, utcnow
 from engine.pipeline import point_id
 from engine.runtime import Services
-from engine.sentences import split_sentences
+from engine.text.sentences import split_sentences
 
 PII = ("ana@example.com", "555-201-8834", "4242 4242 4242 4242", "42 Elm Street")
 # What a point's payload holds: what filters and grouping need, and no text.
@@ -206,7 +206,7 @@ def test_a_message_that_keeps_failing_is_given_up_alone(services: Services) -> N
 
 
 def test_trackers_score_new_messages(services: Services) -> None:
-    from engine.intents import create_tracker
+    from engine.intents.service import create_tracker
 
     with services.db.write() as session:
         create_tracker(

@@ -2,8 +2,8 @@
 
 import pytest
 
-from engine.redact import redact
-from engine.sentences import split_sentences
+from engine.text.redact import redact
+from engine.text.sentences import split_sentences
 
 
 @pytest.mark.parametrize(

@@ -9,9 +9,9 @@ import pytest
 from qdrant_client import QdrantClient
 
 from embeddings.store import EdgeStore, ServerStore, VectorPoint, VectorStore
-from engine.evidence import not_evidence
 from engine.runtime import open_vector_store, vector_dir
-from engine.search import focus_query, in_context, refusal, upgrade_store
+from engine.search.evidence import not_evidence
+from engine.search.service import focus_query, in_context, refusal, upgrade_store
 from engine.settings import Settings
 
 

@@ -8,7 +8,14 @@ from collections.abc import Sequence
 
 import pytest
 
-from engine.spelling import FactSpeller, correction, known, unknown_words, words, written_as_names
+from engine.facts.spelling import (
+    FactSpeller,
+    correction,
+    known,
+    unknown_words,
+    words,
+    written_as_names,
+)
 
 
 @pytest.mark.parametrize(
@@ -130,7 +137,7 @@ def test_english_values_read_nothing_more() -> None:
 def test_the_word_list_loads_on_first_use_not_on_import() -> None:
     """The light CLI commands import the context module; the word list (0.2 s) waits."""
     code = (
-        "import sys, engine.context, engine.drafting.grounding; "
+        "import sys, engine.customers.context, engine.drafting.grounding; "
         "print('spellchecker' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

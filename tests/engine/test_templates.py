@@ -13,7 +13,14 @@ from typing import Any
 import pytest
 from contexts import kept_fact, make_context, opt_out_of, product_bought, recent_intent
 
-from engine.context import CustomerContext, KeptFact, OptOut, ProductBought, RecentIntent, Rfm
+from engine.customers.context import (
+    CustomerContext,
+    KeptFact,
+    OptOut,
+    ProductBought,
+    RecentIntent,
+    Rfm,
+)
 from engine.drafting.base import (
     Catalog,
     CatalogProduct,
@@ -21,13 +28,13 @@ from engine.drafting.base import (
     DraftFailed,
     DraftingError,
     DraftRequest,
-    Kind,
 )
 from engine.drafting.grounding import check_draft
 from engine.drafting.templates import STEPS, TEMPLATES, TemplateDrafter, template_id
-from engine.gate import sensitive_spans
-from engine.optouts import mentions
-from engine.voice import DEFAULT_GUIDE, StoredVoiceGuide, VoiceChecks, lint
+from engine.drafting.voice import DEFAULT_GUIDE, StoredVoiceGuide, VoiceChecks, lint
+from engine.facts.gate import sensitive_spans
+from engine.facts.optouts import mentions
+from engine.models import DraftKind
 
 AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 CATALOG = Catalog(
@@ -125,7 +132,7 @@ def context(
 
 def request(
     ctx: CustomerContext,
-    kind: Kind = "welcome",
+    kind: DraftKind = "welcome",
     step: str = "d0",
     *,
     voice: StoredVoiceGuide = VOICE,
@@ -144,7 +151,7 @@ def request(
 
 
 def draft(
-    ctx: CustomerContext, kind: Kind = "welcome", step: str = "d0", **kw: Any
+    ctx: CustomerContext, kind: DraftKind = "welcome", step: str = "d0", **kw: Any
 ) -> DraftContent:
     return TemplateDrafter().draft(request(ctx, kind, step, **kw))
 
@@ -247,10 +254,10 @@ def test_the_draft_does_not_depend_on_the_process_hash_seed() -> None:
     """Choices use a stable hash, not hash(): another process with another seed agrees."""
     script = """
 import json, sys
-from engine.context import CustomerContext
+from engine.customers.context import CustomerContext
 from engine.drafting.base import Catalog, CatalogProduct, DraftRequest
 from engine.drafting.templates import TemplateDrafter
-from engine.voice import StoredVoiceGuide
+from engine.drafting.voice import StoredVoiceGuide
 given = json.load(sys.stdin)
 catalog = Catalog(products=tuple(CatalogProduct(**p) for p in given["catalog"]))
 voice = StoredVoiceGuide.model_validate(given["voice"])
@@ -374,7 +381,9 @@ def test_post_purchase_and_win_back_speak_of_what_they_bought() -> None:
 
 @pytest.mark.parametrize("name", sorted(MATRIX))
 @pytest.mark.parametrize(("kind", "step"), STEP_LIST)
-def test_every_step_renders_in_the_voice_and_grounded(kind: Kind, step: str, name: str) -> None:
+def test_every_step_renders_in_the_voice_and_grounded(
+    kind: DraftKind, step: str, name: str
+) -> None:
     ctx = MATRIX[name]
     d = draft(ctx, kind, step)
     assert lint(subject=d.subject, preheader=d.preheader, body=d.body, checks=VOICE.checks) == []
@@ -414,7 +423,7 @@ def test_every_step_renders_in_the_voice_and_grounded(kind: Kind, step: str, nam
 
 
 @pytest.mark.parametrize(("kind", "step"), STEP_LIST)
-def test_opted_out_topics_never_appear(kind: Kind, step: str) -> None:
+def test_opted_out_topics_never_appear(kind: DraftKind, step: str) -> None:
     d = draft(OPTED_OUT, kind, step)
     everything = text_of(d)
     assert mentions(everything, ["grinders"]) is None
@@ -425,7 +434,7 @@ def test_opted_out_topics_never_appear(kind: Kind, step: str) -> None:
 
 
 @pytest.mark.parametrize(("kind", "step"), STEP_LIST)
-def test_bad_fact_values_are_left_out(kind: Kind, step: str) -> None:
+def test_bad_fact_values_are_left_out(kind: DraftKind, step: str) -> None:
     d = draft(ODD, kind, step)
     assert d.fact_ids == []
     for word in ("two", "something small", "chemistry", "margins", "drip machine", "oat", "idk"):
@@ -434,7 +443,7 @@ def test_bad_fact_values_are_left_out(kind: Kind, step: str) -> None:
 
 
 @pytest.mark.parametrize(("kind", "step"), STEP_LIST)
-def test_a_fact_with_a_word_nothing_vouches_for_is_left_out(kind: Kind, step: str) -> None:
+def test_a_fact_with_a_word_nothing_vouches_for_is_left_out(kind: DraftKind, step: str) -> None:
     """ "as a begginer" never reaches an email: a value still holding a misspelt word is left
     out, as a rough one is."""
     d = draft(MISSPELT, kind, step)

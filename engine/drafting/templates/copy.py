@@ -2,11 +2,11 @@
 
 from dataclasses import dataclass
 
-from engine.drafting.base import Kind
+from engine.models import DraftKind
 
 VERSION = "v1"
 # The steps of each sequence, days after its anchor (signup, order, last activity).
-STEPS: dict[Kind, tuple[str, ...]] = {
+STEPS: dict[DraftKind, tuple[str, ...]] = {
     "welcome": ("d0", "d3", "d7", "d14"),
     "post_purchase": ("d1", "d3", "d14", "d30"),
     "win_back": ("d90",),
@@ -19,7 +19,7 @@ class StepTemplate:
     customer. Never edited once released; a change is a new version alongside."""
 
     id: str
-    kind: Kind
+    kind: DraftKind
     step: str
     # The personalized lines this step prefers, most wanted first; the first one it can write
     # names the variant.
@@ -42,7 +42,7 @@ def _ranked(keys: str) -> tuple[str, ...]:
     return tuple(keys.split())
 
 
-def _template(kind: Kind, step: str, **copy: tuple[str, ...]) -> StepTemplate:
+def _template(kind: DraftKind, step: str, **copy: tuple[str, ...]) -> StepTemplate:
     return StepTemplate(id=template_id(kind, step), kind=kind, step=step, **copy)
 
 

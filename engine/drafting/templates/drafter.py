@@ -5,7 +5,6 @@ import string
 from collections.abc import Sequence
 
 from engine.drafting.base import (
-    KINDS,
     Catalog,
     DraftContent,
     DraftFailed,
@@ -23,7 +22,8 @@ from engine.drafting.templates.paragraphs import (
     product_paragraph,
 )
 from engine.drafting.templates.phrases import CatalogIndex, first_name, since
-from engine.voice import GENERIC_PHRASES, VoiceChecks
+from engine.drafting.voice import GENERIC_PHRASES, VoiceChecks
+from engine.models import DRAFT_KINDS
 
 _WORD = re.compile(r"[\w'\u2019-]+")
 # Contractions the templates use, spelled out for a guide that avoids them.
@@ -79,8 +79,10 @@ class TemplateDrafter:
 
     def draft(self, request: DraftRequest) -> DraftContent:
         """The draft for one request; DraftingError when no template answers it."""
-        if request.kind not in KINDS:
-            raise DraftingError(f"no sequence {request.kind!r}; sequences: {', '.join(KINDS)}")
+        if request.kind not in DRAFT_KINDS:
+            raise DraftingError(
+                f"no sequence {request.kind!r}; sequences: {', '.join(DRAFT_KINDS)}"
+            )
         if request.step not in STEPS[request.kind]:
             raise DraftingError(
                 f"no template for {request.kind} step {request.step!r}; steps: "

@@ -4,7 +4,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from engine.context import KeptFact, ProductBought
+from engine.customers.context import KeptFact, ProductBought
 from engine.drafting.base import CatalogProduct, DraftRequest
 from engine.drafting.templates.copy import TEMPLATES, template_id
 from engine.drafting.templates.phrases import (
@@ -22,7 +22,7 @@ from engine.drafting.templates.phrases import (
     stable_hash,
     tokens_of,
 )
-from engine.optouts import ALL_MARKETING, mentions
+from engine.facts.optouts import ALL_MARKETING, mentions
 
 # A plan a customer spoke of this long ago may have happened already: no "good luck" line.
 STALE_PLAN = timedelta(days=120)

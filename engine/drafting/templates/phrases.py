@@ -6,9 +6,9 @@ from bisect import bisect_left
 from collections.abc import Sequence
 from functools import lru_cache
 
-from engine.context import ProductBought
+from engine.customers.context import ProductBought
 from engine.drafting.base import CatalogProduct
-from engine.lexicon import ABSTRACT, BUSINESSES, FAMILY_ROLES, GROUPS, PEOPLE
+from engine.facts.lexicon import ABSTRACT, BUSINESSES, FAMILY_ROLES, GROUPS, PEOPLE
 
 # Longest fact values woven in, in words: longer ones are sentences, not values.
 MAX_BUSINESS_WORDS = 5

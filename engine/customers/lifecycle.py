@@ -16,9 +16,8 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from engine.drafting.base import Kind
-from engine.models import PURCHASED, Customer, Draft, Fact, Message, Order, utcnow
-from engine.optouts import ALL_MARKETING
+from engine.facts.optouts import ALL_MARKETING
+from engine.models import PURCHASED, Customer, Draft, DraftKind, Fact, Message, Order, utcnow
 
 AnySelect = TypeVar("AnySelect", bound=Select[*tuple[Any, ...]])
 
@@ -34,7 +33,7 @@ class Step:
 
 # A step stays due until the next one starts, so a campaign run that skips a day (a weekend,
 # an outage) still sends it; the last step is due on its day only, the end of the window.
-SEQUENCES: dict[Kind, tuple[Step, ...]] = {
+SEQUENCES: dict[DraftKind, tuple[Step, ...]] = {
     "welcome": (Step("d0", 0, 2), Step("d3", 3, 6), Step("d7", 7, 13), Step("d14", 14, 14)),
     "post_purchase": (
         Step("d1", 1, 2),
@@ -46,8 +45,6 @@ SEQUENCES: dict[Kind, tuple[Step, ...]] = {
 }
 WELCOME_DAYS = 14
 POST_PURCHASE_DAYS = 30
-# No order and no chat for more than this many days makes an ordering customer lapsed.
-WIN_BACK_AFTER_DAYS = 90
 
 
 @dataclass(frozen=True)
@@ -55,7 +52,7 @@ class Due:
     """A customer due for a step of a sequence, and the event the step answers."""
 
     customer_id: str
-    kind: Kind
+    kind: DraftKind
     step: str
     anchor: str
     anchor_at: datetime
@@ -67,7 +64,7 @@ def order_anchor(order_id: str) -> str:
     return f"order:{order_id}"
 
 
-def step_on(kind: Kind, days: int) -> Step | None:
+def step_on(kind: DraftKind, days: int) -> Step | None:
     """The step of the sequence due so many days after its anchor, if any."""
     for step in SEQUENCES[kind]:
         if step.first_day <= days <= step.last_day:
@@ -78,7 +75,7 @@ def step_on(kind: Kind, days: int) -> Step | None:
 def due_customers(
     session: Session,
     *,
-    kind: Kind,
+    kind: DraftKind,
     as_of: datetime | None = None,
     customer_ids: Sequence[str] | None = None,
     include_drafted: bool = False,
@@ -220,7 +217,7 @@ def _aware(value: datetime | str | None, as_of: datetime) -> datetime:
 
 
 def _drafted(
-    session: Session, *, kind: Kind, customer_ids: Iterable[str]
+    session: Session, *, kind: DraftKind, customer_ids: Iterable[str]
 ) -> set[tuple[str, str, str]]:
     """(customer, step, anchor) of the drafts of this kind already made for these customers."""
     ids = list(customer_ids)

@@ -4,16 +4,16 @@ data, is an opt-out, touches a topic the customer opted out of, or says somethin
 about the customer themselves. One policy, read by the pipeline (what is indexed), search (what
 is quoted) and the upgrade of stores written by earlier versions.
 
-Every definition here is the gate's (engine.gate, engine.lexicon, engine.optouts), applied to a
-sentence's words: search must not load the parser, so what the gate decides on a parse is
-approximated by the same word lists."""
+Every definition here is the gate's (engine.facts.gate, engine.facts.lexicon,
+engine.facts.optouts), applied to a sentence's words: search must not load the parser, so
+what the gate decides on a parse is approximated by the same word lists."""
 
 import re
 from collections.abc import Iterable
 
-from engine.gate import NEGATIONS, NOT_ANY_MORE, pii_text, sensitive_text
-from engine.lexicon import DEMONYMS, GROUPS, PEOPLE, TROUBLE_STATES, TROUBLE_VERBS
-from engine.optouts import find_opt_outs, mentions
+from engine.facts.gate import NEGATIONS, NOT_ANY_MORE, pii_text, sensitive_text
+from engine.facts.lexicon import DEMONYMS, GROUPS, PEOPLE, TROUBLE_STATES, TROUBLE_VERBS
+from engine.facts.optouts import find_opt_outs, mentions
 
 # Why a sentence is not evidence, in the order they are checked.
 REASONS = ("sensitive", "pii", "opt_out", "opted_out_topic", "negated")
@@ -23,7 +23,7 @@ _SELF = r"(?:i|we|i'm|im|i've|ive|we're|we've|weve|i'd|we'd|i'll|we'll)"
 # "I've never", "we just don't".
 NEGATION_REACH = 3
 # A nationality or people word said of a person, which the gate finds on the parse
-# (engine.gate._said_of_a_person): "I'm Kenyan", "as a Kenyan woman", "Kenyan customers".
+# (engine.facts.gate._said_of_a_person): "I'm Kenyan", "as a Kenyan woman", "Kenyan customers".
 _DEMONYM = "|".join(sorted(DEMONYMS, key=len, reverse=True))
 _PERSON = "|".join(sorted(re.escape(w) for w in PEOPLE | GROUPS))
 _DEMONYM_OF_A_PERSON = re.compile(

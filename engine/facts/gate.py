@@ -8,8 +8,8 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from engine.clauses import Clause
-from engine.lexicon import (
+from engine.facts.clauses import Clause
+from engine.facts.lexicon import (
     DEMONYMS,
     FAMILY_ROLES,
     FIRST_NAMES,
@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # spaCy takes seconds to import; the draft checks use only th
 
 # Why a candidate was blocked, in the order they are checked (a candidate counts once, under the
 # first reason that applies). Agent and bot turns never reach the gate; their reasons are
-# counted from the stored turns (engine.context).
+# counted from the stored turns (engine.customers.context).
 CUSTOMER_REASONS = ("pii", "sensitive", "third_party", "question", "hypothetical", "negated")
 TURN_REASONS = ("agent_stated", "bot_stated", "inferred_by_agent")
 REASONS = (*TURN_REASONS, *CUSTOMER_REASONS)

@@ -1,14 +1,14 @@
 """The rules that find what a customer says about themselves in one clause: their business or role,
 what they use, like, plan, struggle with or want, and what they do not want to hear about. The
-rules only find candidates; the surveillance gate (engine.gate) decides what is kept."""
+rules only find candidates; the surveillance gate (engine.facts.gate) decides what is kept."""
 
 import re
 from dataclasses import dataclass
 
 from spacy.tokens import Token
 
-from engine.clauses import FILLERS, Clause, clause_head_above
-from engine.lexicon import (
+from engine.facts.clauses import FILLERS, Clause, clause_head_above
+from engine.facts.lexicon import (
     ABSTRACT,
     BUSINESSES,
     FUNCTION_VERBS,

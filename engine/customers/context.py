@@ -14,6 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.errors import NotFoundError
+from engine.facts.optouts import ALL_MARKETING, mentions
+from engine.facts.spelling import FactSpeller, catalog_words
 from engine.models import (
     PURCHASED,
     BlockedCandidate,
@@ -26,8 +28,6 @@ from engine.models import (
     Product,
     utcnow,
 )
-from engine.optouts import ALL_MARKETING, mentions
-from engine.spelling import FactSpeller, catalog_words
 
 Recency = Literal["0-30", "31-90", "91-180", "180+"]
 Frequency = Literal["none", "first_time", "repeat", "frequent", "vip"]

@@ -7,9 +7,8 @@ from datetime import datetime
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from engine.drafting.review import REVIEWABLE
 from engine.errors import NotFoundError
-from engine.models import Customer, Draft, DraftEvent, WebhookDelivery, utcnow
+from engine.models import REVIEWABLE, Customer, Draft, DraftEvent, WebhookDelivery, utcnow
 from engine.outbox import DRAFT_CREATED, DRAFT_WITHDRAWN, enqueue, idempotency_key
 
 

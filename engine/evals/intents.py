@@ -11,7 +11,7 @@ from sklearn.metrics import accuracy_score, f1_score
 
 from embeddings.encoder import EmbeddingError, Encoder, SentenceTransformerEncoder
 from embeddings.finetune import contrastive_finetune
-from engine.classifier import IntentClassifier, IntentError
+from engine.intents.classifier import IntentClassifier, IntentError
 
 COLUMNS = ("text", "category")
 

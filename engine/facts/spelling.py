@@ -3,7 +3,7 @@ and the engine's own lexicon), a business's catalog or a customer's own writing 
 the correction of a misspelt word of a fact from the customer's other words and the catalog.
 
 The word list takes ~0.2 s to load: it is loaded once per process, on first use, never at
-import (the light CLI commands import this module through engine.context)."""
+import (the light CLI commands import this module through engine.customers.context)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from engine.gate import SENSITIVE_PATTERN
-from engine.lexicon import (
+from engine.facts.gate import SENSITIVE_PATTERN
+from engine.facts.lexicon import (
     BUSINESSES,
     EVERYDAY_WORDS,
     FIRST_NAMES,

@@ -14,11 +14,10 @@ from sqlalchemy import Column, CursorResult, String, Table, delete, select, upda
 from sqlalchemy.orm import Session
 
 from embeddings.store import VectorStore
-from engine.consent import set_consent, withdraw_drafts
+from engine.customers.consent import set_consent, withdraw_drafts
 from engine.db import Database
-from engine.drafting.review import REVIEWABLE
 from engine.errors import NotFoundError
-from engine.models import Base, Customer, CustomerMerge, Draft, Message
+from engine.models import REVIEWABLE, Base, Customer, CustomerMerge, Draft, Message
 
 # A consent given at no recorded time (rows from before consent_at existed) is older than any
 # decision with a time.

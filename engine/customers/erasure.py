@@ -77,8 +77,8 @@ def forget_customer(
             )
         )
         removed = _delete_rows(session, customer_id=customer_id)
-        # A profile merged into this one is this person too, and engine.merge moves its points
-        # after its commit: any still under the old id go now, before this commit, which
+        # A profile merged into this one is this person too, and engine.customers.merge moves
+        # its points after its commit: any still under the old id go now, before this commit, which
         # forgets the old id (a second run would not know to look for them).
         leftovers = _delete_vectors(store, sorted(merged - {customer_id}))
         if webhook_url and sent:

@@ -8,7 +8,7 @@ from embeddings.encoder import Encoder
 from embeddings.store import VectorStore
 from engine.db import Database
 from engine.errors import EngineError
-from engine.search import RELEVANCE_THRESHOLD, Mode, search_customers
+from engine.search.service import RELEVANCE_THRESHOLD, Mode, search_customers
 
 
 @dataclass(frozen=True)

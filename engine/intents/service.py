@@ -9,12 +9,12 @@ from sqlalchemy.orm import Session
 
 from embeddings.encoder import Encoder
 from embeddings.store import VectorStore
-from engine.classifier import IntentClassifier
 from engine.db import insert_ignoring_conflicts
 from engine.errors import ConflictError, EngineError, NotFoundError
+from engine.intents.classifier import IntentClassifier
+from engine.intents.model import IntentModel, TrackerModel
+from engine.intents.taxonomy import BUILTIN_INTENTS, SMALL_TALK
 from engine.models import Customer, Message, MessageIntent, Tracker, utcnow
-from engine.pipeline import IntentModel, TrackerModel
-from engine.taxonomy import BUILTIN_INTENTS, SMALL_TALK
 
 TRACKER_NAME = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 # Cosine similarity to a tracker example that counts as a match: paraphrases of an example
@@ -125,24 +125,6 @@ def intent_customers(session: Session, *, name: str, limit: int = 100) -> list[C
     return [
         CustomerIntent(cid, first, name, count, when, float(score))
         for cid, first, count, when, score in rows
-    ]
-
-
-def customer_intents(session: Session, *, customer_id: str) -> list[CustomerIntent]:
-    """One customer's intents: how often each, and when last, most recent first."""
-    last = func.max(MessageIntent.sent_at)
-    rows = session.execute(
-        select(
-            MessageIntent.intent, func.count(MessageIntent.id), last, func.max(MessageIntent.score)
-        )
-        .where(MessageIntent.customer_id == customer_id)
-        .group_by(MessageIntent.intent)
-        .order_by(last.desc())
-    ).all()
-    first_name = session.scalar(select(Customer.first_name).where(Customer.id == customer_id))
-    return [
-        CustomerIntent(customer_id, first_name, intent, count, when, float(score))
-        for intent, count, when, score in rows
     ]
 
 

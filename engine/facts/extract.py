@@ -12,14 +12,14 @@ from spacy.language import Language
 from spacy.tokenizer import Tokenizer
 from spacy.tokens import Doc
 
-from engine import gate
-from engine.clauses import Clause, split_clauses
-from engine.fact_rules import FUTURE_TIME, RULES_VERSION, RuleMatch, match_rule, subject_kind
-from engine.lexicon import FIRST_NAMES, PEOPLE, TROUBLE_STATES, TROUBLE_VERBS
-from engine.nlp import Parser
-from engine.optouts import OptOut, find_opt_outs
-from engine.redact import PLACEHOLDERS
-from engine.sentences import Sentence, split_sentences
+from engine.facts import gate
+from engine.facts.clauses import Clause, split_clauses
+from engine.facts.lexicon import FIRST_NAMES, PEOPLE, TROUBLE_STATES, TROUBLE_VERBS
+from engine.facts.nlp import Parser
+from engine.facts.optouts import OptOut, find_opt_outs
+from engine.facts.rules import FUTURE_TIME, RULES_VERSION, RuleMatch, match_rule, subject_kind
+from engine.text.redact import PLACEHOLDERS
+from engine.text.sentences import Sentence, split_sentences
 
 # A sentence is parsed only if it has one of these: a first-person subject, a word of
 # trouble, or a word about emails. Everything else cannot become a fact.

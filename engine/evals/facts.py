@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.context import CustomerContext
+from engine.customers.context import CustomerContext
 from engine.errors import EngineError
-from engine.fact_rules import CATEGORIES
-from engine.gate import REASONS
+from engine.facts.gate import REASONS
+from engine.facts.rules import CATEGORIES
 
 
 class InvalidLabels(EngineError):

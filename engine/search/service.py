@@ -1,8 +1,8 @@
 """ "Which customers are asking about X?": message vectors grouped by customer, with quotes.
 
 The vector store holds no text: quotes are read from the messages in SQL, and each passes the
-evidence policy (engine.evidence) before it can stand for a customer. A question that touches a
-sensitive category is refused: the engine keeps nothing of what customers say about it."""
+evidence policy (engine.search.evidence) before it can stand for a customer. A question that
+touches a sensitive category is refused: the engine keeps nothing of what customers say about it."""
 
 import re
 from dataclasses import dataclass, field
@@ -18,10 +18,10 @@ from embeddings.encoder import Encoder
 from embeddings.sparse import bm25_query
 from embeddings.store import VectorHit, VectorStore
 from engine.db import in_chunks
-from engine.evidence import not_evidence, sensitive_category, withheld_from_index
+from engine.facts.optouts import mentions
 from engine.models import Customer, Fact, Message
-from engine.optouts import mentions
-from engine.sentences import split_sentences
+from engine.search.evidence import not_evidence, sensitive_category, withheld_from_index
+from engine.text.sentences import split_sentences
 
 Mode = Literal["dense", "hybrid"]
 Vector = npt.NDArray[np.float64]
