@@ -14,10 +14,10 @@ from spacy.tokens import Doc
 
 from engine.facts import gate
 from engine.facts.clauses import Clause, split_clauses
-from engine.facts.lexicon import FIRST_NAMES, PEOPLE, TROUBLE_STATES, TROUBLE_VERBS
+from engine.facts.lexicon import TROUBLE_STATES, TROUBLE_VERBS
 from engine.facts.nlp import Parser
 from engine.facts.optouts import OptOut, find_opt_outs
-from engine.facts.rules import FUTURE_TIME, RULES_VERSION, RuleMatch, match_rule, subject_kind
+from engine.facts.rules import FUTURE_TIME, RULES_VERSION, RuleMatch, match_rule
 from engine.text.redact import PLACEHOLDERS
 from engine.text.sentences import Sentence, split_sentences
 
@@ -29,7 +29,6 @@ _TROUBLE_WORDS = "|".join(
         | {re.escape(w) for w in TROUBLE_STATES}
     )
 )
-_SELF = r"(?:i|i'm|im|i've|ive|i'd|id|i'll|ill|we|we're|we've|weve|we'll|we'd|i\s+am|we\s+are)"
 # Words a rule starts from (stems): the verbs of businesses, roles, use, liking, wanting and
 # plans, and the words of trouble said with "I" ("I can't get it to pair").
 _TRIGGERS = (
@@ -50,7 +49,7 @@ MAY_HOLD_A_FACT = re.compile(
     # "I run a bakery", "we've got a Gaggia", "I'm looking for...": "I" or "we" shortly before
     # a word a rule starts from; "I'm a barista", "we're a cafe".
     r"(?i)\b"
-    + _SELF
+    + gate.SELF_SAID
     + r"\b(?:\W+\w+){0,3}?\W+"
     + _TRIGGERS
     + r"|\b(?:i'?m|im|i\s+am|we'?re|we\s+are)\s+(?:just\s+|now\s+|also\s+|not\s+)?(?:an?|the)\b"
@@ -67,52 +66,11 @@ MAY_HOLD_A_FACT = re.compile(
 )
 
 
-_SAID_BY_SELF = re.compile(r"(?i)\b" + _SELF + r"\b")
-
-
 def may_hold_a_fact(sentence: str) -> bool:
     """Whether a sentence is worth parsing: a rule may find a fact in it."""
     if MAY_HOLD_A_FACT.search(sentence):
         return True
-    return bool(_SAID_BY_SELF.search(sentence) and FUTURE_TIME.search(sentence))
-
-
-# Sentences no rule can keep anything from are not parsed; what they say that the gate would
-# block is still counted, by its words.
-_ABOUT_SOMEONE_ELSE = re.compile(
-    r"(?i)\b(?:my|our)\s+(?:\w+\s+)?(?:" + "|".join(sorted(PEOPLE)) + r")\b"
-    r"|\b(?:says|said|reckons|thinks|recommends)\b"
-    r"|^\W*(?:" + "|".join(sorted(FIRST_NAMES)) + r")\b"
-)
-_MAYBE = re.compile(r"(?i)\b(?:if|would|'d|might|maybe|wish|should|could|may|hopefully)\b")
-_ASKS = re.compile(
-    r"(?i)\?\s*$|^\W*(?:do|does|did|can|could|is|are|should|would|will)\s+(?:i|we)\b"
-)
-# Negated auxiliaries, with or without the apostrophe chat drops ("dont", "cant"); not any
-# word ending in "nt" ("want", "meant", "front").
-_NOT = re.compile(
-    r"(?i)\b(?:not|never|no|(?:do|does|did|is|are|was|were|have|has|had|ca|can|wo|would|could|"
-    r"should|must|need|ai)n'?t)\b"
-)
-
-
-def blocked_without_parsing(sentence: str) -> str | None:
-    """What the gate would block in a sentence no rule can keep anything from, by its words."""
-    if gate.PLACEHOLDER.search(sentence):
-        return "pii"
-    if gate.SENSITIVE_PATTERN.search(sentence.lower()):
-        return "sensitive"
-    if _ABOUT_SOMEONE_ELSE.search(sentence):
-        return "third_party"
-    if not _SAID_BY_SELF.search(sentence):
-        return None
-    if _ASKS.search(sentence):
-        return "question"
-    if _MAYBE.search(sentence):
-        return "hypothetical"
-    if _NOT.search(sentence):
-        return "negated"
-    return None
+    return bool(gate.SAID_BY_SELF.search(sentence) and FUTURE_TIME.search(sentence))
 
 
 @dataclass(frozen=True)
@@ -135,43 +93,12 @@ class Extraction:
     blocked: Counter[str] = field(default_factory=Counter)
 
 
-def gate_reason(clause: Clause, match: RuleMatch | None) -> str | None:
-    """Why the gate blocks a candidate clause, or None when it may be kept."""
-    if gate.pii(clause):
-        return "pii"
-    if gate.sensitive_category(clause.tokens) is not None:
-        return "sensitive"
-    if match is not None and match.category == "role" and gate.family_role(clause.head):
-        return "third_party"
-    if gate.third_party(clause):
-        return "third_party"
-    kind = subject_kind(clause)
-    if kind == "person":
-        return "third_party"
-    if kind not in {"self", "thing"}:
-        return "question" if gate.question(clause) else "negated"
-    if gate.question(clause):
-        return "question"
-    pain = match is not None and match.function_negation
-    polite = match is not None and match.polite_want
-    tentative = match is not None and match.tentative
-    if gate.hypothetical(clause, polite_want=polite, pain=pain, tentative=tentative):
-        return "hypothetical"
-    if gate.negated(clause, allow_function_negation=pain):
-        return "negated"
-    return None
-
-
-# Reasons a trailing modifier can carry while the statement before it stands on its own.
-TRIMMABLE_REASONS = frozenset({"sensitive", "third_party", "pii", "negated"})
-
-
 def _without_the_blocked_tail(clause: Clause) -> tuple[Clause, RuleMatch] | None:
     """The clause cut before a trailing modifier that holds what the gate blocks, if what is
     left is still a fact the gate keeps."""
     for shorter in clause.shortened():
         match = match_rule(shorter)
-        if match is not None and gate_reason(shorter, match) is None:
+        if match is not None and gate.gate_reason(shorter, match) is None:
             return shorter, match
     return None
 
@@ -180,7 +107,7 @@ def _is_candidate(clause: Clause, match: RuleMatch | None) -> bool:
     """Whether a clause says something about a person at all (what blocked counts count)."""
     if match is not None:
         return True
-    return subject_kind(clause) in {"self", "person"} and clause.head.pos_ in {"VERB", "AUX"}
+    return gate.subject_kind(clause) in {"self", "person"} and clause.head.pos_ in {"VERB", "AUX"}
 
 
 # Chat spellings the tokenizer splits without saying what the pieces mean: "im" -> "i" + "m"
@@ -250,7 +177,7 @@ class FactExtractor:
                 if may_hold_a_fact(sentence.text):
                     jobs.append((index, sentence, opt_outs))
                 elif not opt_outs:
-                    reason = blocked_without_parsing(sentence.text)
+                    reason = gate.blocked_without_parsing(sentence.text)
                     if reason is not None:
                         results[index].blocked[reason] += 1
         docs = self.parser.pipe(
@@ -296,9 +223,9 @@ class FactExtractor:
             match = match_rule(core)
             if not _is_candidate(core, match):
                 continue
-            reason = gate_reason(core, match)
+            reason = gate.gate_reason(core, match)
             trimmed = False
-            if reason in TRIMMABLE_REASONS:
+            if reason in gate.TRIMMABLE_REASONS:
                 shorter = _without_the_blocked_tail(core)
                 if shorter is not None:
                     # "I run a salon [with my sister]": the fact stands without its tail.
@@ -308,7 +235,7 @@ class FactExtractor:
                     first = core.tokens[0].idx
                     last = core.tokens[-1].idx + len(core.tokens[-1].text)
             if reason is None and not trimmed and len(core.tokens) < len(clause.tokens):
-                trailing = gate_reason(clause.quoted(), match)
+                trailing = gate.gate_reason(clause.quoted(), match)
                 if trailing is not None:
                     result.blocked[trailing] += 1
             if reason is not None:

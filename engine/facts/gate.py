@@ -1,12 +1,18 @@
 """The surveillance gate: a candidate fact is kept only if the customer says it about themselves,
 affirmatively, as a fact, and it is not sensitive, about someone else, or holding PII. When the
-gate is unsure it blocks: a missed fact costs a little personalization, a leaked one trust."""
+gate is unsure it blocks: a missed fact costs a little personalization, a leaked one trust.
+
+This module is the whole policy: the reasons (`REASONS`), who speaks (`SELF_SUBJECTS`,
+`subject_kind`), what negates (`NEGATIONS`, `negated`), what is hypothetical, a question, about
+someone else, sensitive or PII, the verdict on a parsed clause (`gate_reason`) and on a sentence
+not worth parsing (`blocked_without_parsing`). The rules and search's evidence policy use these
+definitions; none of them defines its own."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from engine.facts.clauses import Clause
 from engine.facts.lexicon import (
@@ -29,7 +35,16 @@ CUSTOMER_REASONS = ("pii", "sensitive", "third_party", "question", "hypothetical
 TURN_REASONS = ("agent_stated", "bot_stated", "inferred_by_agent")
 REASONS = (*TURN_REASONS, *CUSTOMER_REASONS)
 
-FIRST_PERSON = frozenset({"i", "we", "me", "us", "myself", "ourselves"})
+# Who speaks. The customer as the subject of a parse ("I", "we"), and in any role.
+SELF_SUBJECTS = frozenset({"i", "we"})
+FIRST_PERSON = SELF_SUBJECTS | {"me", "us", "myself", "ourselves"}
+# The customer as chat writes it in plain text ("I'm", "we've", "im", "ive"), for the checks
+# that read words, not a parse (search evidence).
+SELF_WORD = r"(?:i|we|i'm|im|i've|ive|we're|we've|weve|i'd|we'd|i'll|we'll)"
+# The same, with the forms that are also other words ("id", "ill") and "I am": enough to make
+# a sentence worth parsing, where the parse tells them apart.
+SELF_SAID = r"(?:i|i'm|im|i've|ive|i'd|id|i'll|ill|we|we're|we've|weve|we'll|we'd|i\s+am|we\s+are)"
+SAID_BY_SELF = re.compile(r"(?i)\b" + SELF_SAID + r"\b")
 PLACEHOLDER = re.compile(r"\[(?:email|phone|card|address)\]")
 PII_CUES = re.compile(
     r"(?i)\b(?:my|our)\s+(?:(?:phone|mobile|cell|work|home)\s+(?:number|no|num|is)|e-?mail|"
@@ -118,6 +133,26 @@ NOT_ANY_MORE = re.compile(
     r"(?i)\b(?:no longer|any ?more|used to|stopped|quit|gave up|give up|giving up|"
     r"cut out|cutting out|switched from|moved away from|over it|done with|sold (?:my|our))\b"
 )
+# Negated auxiliaries, with or without the apostrophe chat drops ("dont", "cant"); not any
+# word ending in "nt" ("want", "meant", "front").
+NEGATED_AUX = re.compile(
+    r"(?i)\b(?:not|never|no|(?:do|does|did|is|are|was|were|have|has|had|ca|can|wo|would|could|"
+    r"should|must|need|ai)n'?t)\b"
+)
+# Not being able to is trouble, not a denial: "I can't get it to grind", "we couldn't log in".
+INABILITY = frozenset({"can't", "cant", "cannot", "couldn't", "couldnt"})
+# What negates a verb when it modifies it: "I can't get it to pair", "it barely works".
+NEGATING_MODIFIERS = frozenset({"never", "not", "n't", "barely", "hardly"})
+
+
+def denied(token: Token) -> bool:
+    """A negation or a "barely" modifies the word ("doesn't work", "hardly grinds")."""
+    return any(c.dep_ == "neg" or c.lower_ in NEGATING_MODIFIERS for c in token.children)
+
+
+def negative_word(word: str) -> bool:
+    """A word of negation, with or without the apostrophe chat drops ("don't", "dont")."""
+    return word in NEGATIONS or word.endswith("n't") or word.replace("'", "") in NEGATIONS
 
 
 def words(tokens: Iterable[Token]) -> set[str]:
@@ -380,3 +415,170 @@ def negated(clause: Clause, *, allow_function_negation: bool) -> bool:
 def family_role(token: Token) -> bool:
     """A role that tells of other people ("I'm a mum of three")."""
     return token.lower_ in FAMILY_ROLES
+
+
+THINGS_AS_SUBJECT = frozenset(
+    {
+        "it",
+        "its",  # chat's "it's": "its been great"
+        "this",
+        "that",
+        "these",
+        "those",
+        "they",
+        "nothing",
+        "something",
+        "everything",
+        "mine",
+        "ours",
+    }
+)
+
+YOU = frozenset({"you", "u", "ya", "y'all", "yall"})
+# Verbs a customer starts a sentence with, leaving "I" out: "love the Ethiopian!", "just got a
+# Gaggia", "run a small bakery in Leeds".
+IMPLICIT_SELF_VERBS = frozenset(
+    """
+    love like adore enjoy prefer run own manage operate use have get got buy bought brew make
+    drink work need want sell
+    """.split()
+)
+
+
+def subject_kind(clause: Clause) -> str:
+    """Who the clause is about: "self", "thing", "person", "you" (the business) or "none"."""
+    subject = clause.subject
+    if subject is None:
+        return "self" if _implicit_self(clause.head) else "none"
+    lower = subject.lower_
+    if lower in SELF_SUBJECTS or lower in {"me", "us"}:
+        if _third_person_verb(clause.head):
+            return "person"  # "I run a shop and [one of my brides] wants ...": not the "I"
+        return "self" if not any(c.dep_ == "conj" for c in subject.children) else "person"
+    if lower in YOU:
+        return "you"
+    if lower in PEOPLE or lower in GROUPS:
+        return "person"
+    if lower in THINGS_AS_SUBJECT:
+        return "thing"
+    if subject.pos_ == "NOUN":
+        return "self" if mine(subject) and lower in {"job", "role", "business"} else "thing"
+    if subject.pos_ == "PROPN" and any(c.dep_ in {"det", "poss"} for c in subject.children):
+        return "thing"
+    return "person" if subject.pos_ in {"PROPN", "PRON"} else "none"
+
+
+IMPLICIT_SELF_STATES = frozenset({"interested", "keen", "partial"})
+LEAD_INS = frozenset(
+    """
+    just also really so recently actually ok okay hi hey hello hiya yeah yes yep and but oh
+    totally absolutely honestly still currently basically anyway btw
+    """.split()
+)
+
+
+def _implicit_self(head: Token) -> bool:
+    """A statement that leaves out "I" and starts with its verb: "just got a Gaggia", "love the
+    Ethiopian", "looking for a travel kettle", "interested in the Office Plan"."""
+    while head.dep_ == "conj" and head.head.i != head.i:
+        head = head.head
+    state = head.lemma_ in IMPLICIT_SELF_STATES and head.pos_ == "ADJ"
+    verb = head.lemma_ in IMPLICIT_SELF_VERBS | {"look"} and (
+        head.tag_ in {"VBD", "VBP", "VB", "VBN"} or (head.tag_ == "VBG" and head.lemma_ == "look")
+    )
+    if not state and not verb:
+        return False
+    # Only at the start of a sentence or right after a comma: "need more filters, ...".
+    before = []
+    for token in reversed(head.doc[: head.i]):
+        if token.text in {",", ";", "-", "."}:
+            break
+        before.append(token)
+    return all(t.lower_ in LEAD_INS or t.dep_ in {"intj", "advmod"} for t in before)
+
+
+def _third_person_verb(head: Token) -> bool:
+    """The verb agrees with someone else ("wants", "is", "has"), so its subject is not "I"."""
+    finite = [c for c in head.children if c.dep_ in {"aux", "auxpass"}] or [head]
+    return finite[0].tag_ == "VBZ"
+
+
+def mine(token: Token) -> bool:
+    """The thing is the customer's own ("my job", "our favourite")."""
+    return any(c.dep_ == "poss" and c.lower_ in {"my", "our"} for c in token.children)
+
+
+class Reading(Protocol):
+    """What a rule read in a clause, as far as the gate cares."""
+
+    @property
+    def category(self) -> str: ...
+    @property
+    def function_negation(self) -> bool: ...
+    @property
+    def polite_want(self) -> bool: ...
+    @property
+    def tentative(self) -> bool: ...
+
+
+# Sentences no rule can keep anything from are not parsed; what they say that the gate would
+# block is still counted, by its words.
+_ABOUT_SOMEONE_ELSE = re.compile(
+    r"(?i)\b(?:my|our)\s+(?:\w+\s+)?(?:" + "|".join(sorted(PEOPLE)) + r")\b"
+    r"|\b(?:says|said|reckons|thinks|recommends)\b"
+    r"|^\W*(?:" + "|".join(sorted(FIRST_NAMES)) + r")\b"
+)
+_MAYBE = re.compile(r"(?i)\b(?:if|would|'d|might|maybe|wish|should|could|may|hopefully)\b")
+_ASKS = re.compile(
+    r"(?i)\?\s*$|^\W*(?:do|does|did|can|could|is|are|should|would|will)\s+(?:i|we)\b"
+)
+
+
+def blocked_without_parsing(sentence: str) -> str | None:
+    """What the gate would block in a sentence no rule can keep anything from, by its words."""
+    if PLACEHOLDER.search(sentence):
+        return "pii"
+    if SENSITIVE_PATTERN.search(sentence.lower()):
+        return "sensitive"
+    if _ABOUT_SOMEONE_ELSE.search(sentence):
+        return "third_party"
+    if not SAID_BY_SELF.search(sentence):
+        return None
+    if _ASKS.search(sentence):
+        return "question"
+    if _MAYBE.search(sentence):
+        return "hypothetical"
+    if NEGATED_AUX.search(sentence):
+        return "negated"
+    return None
+
+
+def gate_reason(clause: Clause, match: Reading | None) -> str | None:
+    """Why the gate blocks a candidate clause, or None when it may be kept."""
+    if pii(clause):
+        return "pii"
+    if sensitive_category(clause.tokens) is not None:
+        return "sensitive"
+    if match is not None and match.category == "role" and family_role(clause.head):
+        return "third_party"
+    if third_party(clause):
+        return "third_party"
+    kind = subject_kind(clause)
+    if kind == "person":
+        return "third_party"
+    if kind not in {"self", "thing"}:
+        return "question" if question(clause) else "negated"
+    if question(clause):
+        return "question"
+    pain = match is not None and match.function_negation
+    polite = match is not None and match.polite_want
+    tentative = match is not None and match.tentative
+    if hypothetical(clause, polite_want=polite, pain=pain, tentative=tentative):
+        return "hypothetical"
+    if negated(clause, allow_function_negation=pain):
+        return "negated"
+    return None
+
+
+# Reasons a trailing modifier can carry while the statement before it stands on its own.
+TRIMMABLE_REASONS = frozenset({"sensitive", "third_party", "pii", "negated"})

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from spacy.tokens import Token
 
 from engine.facts.clauses import FILLERS, Clause, clause_head_above
+from engine.facts.gate import denied, mine, subject_kind
 from engine.facts.lexicon import (
     ABSTRACT,
     BUSINESSES,
@@ -31,23 +32,6 @@ CATEGORIES = (
 )
 RULES_VERSION = "facts.rules.v1"
 PRONOUNS = frozenset({"it", "this", "that", "these", "those", "they", "them", "one", "ones"})
-SELF = frozenset({"i", "we"})
-THINGS_AS_SUBJECT = frozenset(
-    {
-        "it",
-        "its",  # chat's "it's": "its been great"
-        "this",
-        "that",
-        "these",
-        "those",
-        "they",
-        "nothing",
-        "something",
-        "everything",
-        "mine",
-        "ours",
-    }
-)
 MAX_VALUE_WORDS = 8
 
 
@@ -113,79 +97,6 @@ def match_rule(clause: Clause) -> RuleMatch | None:
             continue  # "I've got two", "I need something", "the cone one": no thing named
         return found
     return None
-
-
-YOU = frozenset({"you", "u", "ya", "y'all", "yall"})
-# Verbs a customer starts a sentence with, leaving "I" out: "love the Ethiopian!", "just got a
-# Gaggia", "run a small bakery in Leeds".
-IMPLICIT_SELF_VERBS = frozenset(
-    """
-    love like adore enjoy prefer run own manage operate use have get got buy bought brew make
-    drink work need want sell
-    """.split()
-)
-
-
-def subject_kind(clause: Clause) -> str:
-    """Who the clause is about: "self", "thing", "person", "you" (the business) or "none"."""
-    subject = clause.subject
-    if subject is None:
-        return "self" if _implicit_self(clause.head) else "none"
-    lower = subject.lower_
-    if lower in SELF or lower in {"me", "us"}:
-        if _third_person_verb(clause.head):
-            return "person"  # "I run a shop and [one of my brides] wants ...": not the "I"
-        return "self" if not any(c.dep_ == "conj" for c in subject.children) else "person"
-    if lower in YOU:
-        return "you"
-    if lower in PEOPLE or lower in GROUPS:
-        return "person"
-    if lower in THINGS_AS_SUBJECT:
-        return "thing"
-    if subject.pos_ == "NOUN":
-        return "self" if _mine(subject) and lower in {"job", "role", "business"} else "thing"
-    if subject.pos_ == "PROPN" and any(c.dep_ in {"det", "poss"} for c in subject.children):
-        return "thing"
-    return "person" if subject.pos_ in {"PROPN", "PRON"} else "none"
-
-
-IMPLICIT_SELF_STATES = frozenset({"interested", "keen", "partial"})
-LEAD_INS = frozenset(
-    """
-    just also really so recently actually ok okay hi hey hello hiya yeah yes yep and but oh
-    totally absolutely honestly still currently basically anyway btw
-    """.split()
-)
-
-
-def _implicit_self(head: Token) -> bool:
-    """A statement that leaves out "I" and starts with its verb: "just got a Gaggia", "love the
-    Ethiopian", "looking for a travel kettle", "interested in the Office Plan"."""
-    while head.dep_ == "conj" and head.head.i != head.i:
-        head = head.head
-    state = head.lemma_ in IMPLICIT_SELF_STATES and head.pos_ == "ADJ"
-    verb = head.lemma_ in IMPLICIT_SELF_VERBS | {"look"} and (
-        head.tag_ in {"VBD", "VBP", "VB", "VBN"} or (head.tag_ == "VBG" and head.lemma_ == "look")
-    )
-    if not state and not verb:
-        return False
-    # Only at the start of a sentence or right after a comma: "need more filters, ...".
-    before = []
-    for token in reversed(head.doc[: head.i]):
-        if token.text in {",", ";", "-", "."}:
-            break
-        before.append(token)
-    return all(t.lower_ in LEAD_INS or t.dep_ in {"intj", "advmod"} for t in before)
-
-
-def _third_person_verb(head: Token) -> bool:
-    """The verb agrees with someone else ("wants", "is", "has"), so its subject is not "I"."""
-    finite = [c for c in head.children if c.dep_ in {"aux", "auxpass"}] or [head]
-    return finite[0].tag_ == "VBZ"
-
-
-def _mine(token: Token) -> bool:
-    return any(c.dep_ == "poss" and c.lower_ in {"my", "our"} for c in token.children)
 
 
 def phrase(token: Token) -> str:
@@ -354,13 +265,6 @@ def _concrete(token: Token | None) -> bool:
     return True
 
 
-def _is_negated(token: Token) -> bool:
-    return any(
-        c.dep_ == "neg" or c.lower_ in {"never", "not", "n't", "barely", "hardly"}
-        for c in token.children
-    )
-
-
 # Trouble that is said with "I": "I got charged twice", "we were overcharged".
 SELF_TROUBLE = re.compile(
     r"(?i)\b(?:charged\s+(?:twice|double|two times)|double[- ]charged|overcharged|"
@@ -404,9 +308,9 @@ def _pain_point(clause: Clause) -> RuleMatch | None:
     if kind == "thing" and subject is not None:
         if keeps_doing:
             return RuleMatch("pain_point", tail(clause, subject), "pain.keeps")
-        if lemma in TROUBLE_VERBS and not _is_negated(head):
+        if lemma in TROUBLE_VERBS and not denied(head):
             return RuleMatch("pain_point", tail(clause, subject), "pain.trouble_verb")
-        if lemma in FUNCTION_VERBS and _is_negated(head):
+        if lemma in FUNCTION_VERBS and denied(head):
             return RuleMatch("pain_point", tail(clause, subject), "pain.fails", True)
         if lemma == "stop" and _child(head, "xcomp") is not None:
             return RuleMatch("pain_point", tail(clause, subject), "pain.stopped", True)
@@ -419,7 +323,7 @@ def _pain_point(clause: Clause) -> RuleMatch | None:
             state = _child(head, "dobj")
         if state is None and lemma in {"arrive", "come", "turn"}:
             state = _prep_object(head, "with")  # "arrived with a broken clip"
-        if _troubled(state) and not _is_negated(head):
+        if _troubled(state) and not denied(head):
             return RuleMatch("pain_point", tail(clause, subject), "pain.state")
         if lemma == "be" and subject.lemma_ in TROUBLE_NOUNS:
             # "our biggest headache is brake pads wearing out"
@@ -428,7 +332,7 @@ def _pain_point(clause: Clause) -> RuleMatch | None:
         start = subject if subject is not None else head
         if keeps_doing:
             return RuleMatch("pain_point", tail(clause, start), "pain.i_keep")
-        if lemma in {"get", "figure", "make", "work"} and _is_negated(head):
+        if lemma in {"get", "figure", "make", "work"} and denied(head):
             return RuleMatch("pain_point", tail(clause, start), "pain.cannot", True)
         trouble = _child(head, "dobj")
         if (
@@ -588,10 +492,10 @@ def _preference(clause: Clause) -> RuleMatch | None:
         attr = _child(head, "attr")
         subject = clause.subject
         # "oat milk is my go-to", "my favourite is the Ethiopian"
-        if attr is not None and _favourite(attr) and _mine(attr) and _concrete(subject):
+        if attr is not None and _favourite(attr) and mine(attr) and _concrete(subject):
             assert subject is not None
             return RuleMatch("preference", phrase(subject), "preference.favourite", thing=subject)
-        if subject is not None and _favourite(subject) and _mine(subject) and _concrete(attr):
+        if subject is not None and _favourite(subject) and mine(subject) and _concrete(attr):
             assert attr is not None
             return RuleMatch("preference", phrase(attr), "preference.favourite", thing=attr)
         if kind == "self" and attr is not None and attr.lemma_ == "fan":

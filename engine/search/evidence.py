@@ -11,14 +11,19 @@ what the gate decides on a parse is approximated by the same word lists."""
 import re
 from collections.abc import Iterable
 
-from engine.facts.gate import NEGATIONS, NOT_ANY_MORE, pii_text, sensitive_text
+from engine.facts.gate import (
+    INABILITY,
+    NOT_ANY_MORE,
+    SELF_WORD,
+    negative_word,
+    pii_text,
+    sensitive_text,
+)
 from engine.facts.lexicon import DEMONYMS, GROUPS, PEOPLE, TROUBLE_STATES, TROUBLE_VERBS
 from engine.facts.optouts import find_opt_outs, mentions
 
 # Why a sentence is not evidence, in the order they are checked.
 REASONS = ("sensitive", "pii", "opt_out", "opted_out_topic", "negated")
-# The customer speaking, as chat writes it ("I'm", "we've", "im", "ive").
-_SELF = r"(?:i|we|i'm|im|i've|ive|we're|we've|weve|i'd|we'd|i'll|we'll)"
 # How many words may stand between "I" and its negation: "I really don't", "we do not",
 # "I've never", "we just don't".
 NEGATION_REACH = 3
@@ -31,8 +36,6 @@ _DEMONYM_OF_A_PERSON = re.compile(
     rf"(?:[\w-]+\s+)?(?:{_DEMONYM})\b|\b(?:{_DEMONYM})\s+(?:{_PERSON})\b)"
 )
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)*")
-# Not being able to is trouble, not a denial: "I can't get it to grind", "we couldn't log in".
-_INABILITY = frozenset({"can't", "cant", "cannot", "couldn't", "couldnt"})
 
 
 def sensitive_category(text: str) -> str | None:
@@ -74,20 +77,15 @@ def negated_about_self(sentence: str) -> bool:
     lowered = sentence.lower().replace("\u2019", "'")
     words = _WORD.findall(lowered)
     for position, word in enumerate(words):
-        if not re.fullmatch(_SELF, word):
+        if not re.fullmatch(SELF_WORD, word):
             continue
         following = words[position + 1 : position + 1 + NEGATION_REACH]
-        negation = next((w for w in following if _negative(w)), None)
+        negation = next((w for w in following if negative_word(w)), None)
         if negation is None and not _no_longer_after(lowered, word):
             continue
         # Trouble, not a denial: unable to, or a word of trouble anywhere in the sentence.
-        return not (negation in _INABILITY or any(_troubled(w) for w in words))
+        return not (negation in INABILITY or any(_troubled(w) for w in words))
     return False
-
-
-def _negative(word: str) -> bool:
-    """A word of negation, with or without the apostrophe chat drops ("don't", "dont")."""
-    return word in NEGATIONS or word.endswith("n't") or word.replace("'", "") in NEGATIONS
 
 
 def _no_longer_after(lowered: str, self_word: str) -> bool:

@@ -6,7 +6,8 @@ from collections.abc import Iterable
 
 import pytest
 
-from engine.facts.extract import Extraction, Fact, FactExtractor, blocked_without_parsing
+from engine.facts.extract import Extraction, Fact, FactExtractor
+from engine.facts.gate import blocked_without_parsing
 from engine.text.redact import PLACEHOLDERS, redact
 
 
