@@ -67,7 +67,11 @@ class VectorHit:
 class VectorStore(Protocol):
     """Dense and hybrid search over message sentences, filtered by customer and time."""
 
+    # The size of the dense vectors it holds.
     dimension: int
+    # Whether this process holds the store alone (embedded in it): no other process can be
+    # writing to it at the same time.
+    exclusive: bool
 
     def upsert(self, points: Sequence[VectorPoint]) -> None:
         """Insert or replace points by id."""
@@ -140,6 +144,11 @@ class VectorStore(Protocol):
 
     def count(self, *, customer_id: str | None = None) -> int:
         """Exact number of points, of one customer or of all."""
+        ...
+
+    def optimize(self) -> None:
+        """Build the search indexes for what was added, where the store does that only when
+        asked; a no-op where it does it by itself."""
         ...
 
     def close(self) -> None:
@@ -263,6 +272,7 @@ class EdgeStore:
         quantize: bool = True,
     ) -> None:
         self.dimension = dimension
+        self.exclusive = True
         self.path = Path(path)
         # int8 copies of the vectors: the HNSW build takes a third of the time and searches are
         # faster; hits are rescored with the original vectors, so scores stay exact.
@@ -669,6 +679,7 @@ class ServerStore:
         hnsw_ef: int | None = None,
     ) -> None:
         self.dimension = dimension
+        self.exclusive = False
         self.collection = collection
         self._client = client
         self._params = qm.SearchParams(hnsw_ef=hnsw_ef) if hnsw_ef is not None else None
@@ -690,6 +701,16 @@ class ServerStore:
                 ("sent_at", qm.PayloadSchemaType.FLOAT),
             ):
                 client.create_payload_index(collection, name, field_schema=schema)
+
+    @staticmethod
+    def stored_dimension(client: QdrantClient, collection: str = COLLECTION) -> int | None:
+        """The dense size of an existing collection; None when there is no collection."""
+        if not client.collection_exists(collection):
+            return None
+        size = collection_dimension(client, collection)
+        if size is None:
+            raise ValueError(f"collection {collection!r} has no {DENSE!r} vectors")
+        return size
 
     def _check_dimension(self) -> None:
         size = collection_dimension(self._client, self.collection)
@@ -870,6 +891,9 @@ class ServerStore:
         """Nothing a client can do: a server keeps deleted points in its segment files until
         its vacuum optimizer rewrites them and every write in its write-ahead log until the log
         rolls over (what remains, and how to force it, is in the README's Erasure section)."""
+
+    def optimize(self) -> None:
+        """Nothing to do: a server's optimizer indexes new points by itself."""
 
     def close(self) -> None:
         """Close the client this store was given."""

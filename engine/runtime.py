@@ -8,13 +8,10 @@ from typing import TYPE_CHECKING
 
 from embeddings.encoder import Encoder, SentenceTransformerEncoder
 from embeddings.store import (
-    COLLECTION,
-    DENSE,
     EdgeStore,
     ServerStore,
     StoreInUse,
     VectorStore,
-    collection_dimension,
 )
 from engine.background import LoopThread
 from engine.db import Database
@@ -113,14 +110,12 @@ def open_existing_vector_store(settings: Settings) -> VectorStore | None:
     """The vector store as it is, without loading the encoder for its dimension (read from the
     store's own configuration); None when nothing was ever indexed."""
     if settings.qdrant_url:
-        client = _qdrant_client(settings)
-        if not client.collection_exists(COLLECTION):
-            return None
-        size = collection_dimension(client, COLLECTION)
-        if size is None:
-            raise EngineError(f"collection {COLLECTION!r} has no {DENSE!r} vectors")
-        return ServerStore(client, dimension=size)
-    size = EdgeStore.stored_dimension(vector_dir(settings))
+        try:
+            size = ServerStore.stored_dimension(_qdrant_client(settings))
+        except ValueError as error:
+            raise EngineError(str(error)) from None
+    else:
+        size = EdgeStore.stored_dimension(vector_dir(settings))
     if size is None:
         return None
     return open_vector_store(settings, dimension=size)
@@ -166,7 +161,7 @@ class Services:
         process can be processing, so what a crashed run left claimed is taken back now rather
         than after its lease; with a Qdrant server, other workers' leases are respected."""
         pipeline = self.pipeline(batch_size=batch_size)
-        if isinstance(self.store, EdgeStore):
+        if self.store.exclusive:
             pipeline.release_claims()
         return pipeline
 
@@ -221,14 +216,10 @@ class BackgroundWorker(LoopThread):
         return False
 
     def _optimize(self) -> None:
-        """Rebuild the embedded store's index, if it has one to rebuild."""
-        optimize = getattr(self._pipeline.store, "optimize", None)
-        if optimize is None:
-            self._unindexed = 0
-            return
+        """Rebuild the store's index (where it does not do that by itself)."""
         log.info("indexing %d new vectors", self._unindexed)
         try:
-            optimize()
+            self._pipeline.store.optimize()
             self._unindexed = 0
         except Exception:
             log.exception("rebuilding the vector index failed")
