@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from engine.db import in_chunks
 from engine.facts.optouts import ALL_MARKETING
 from engine.models import PURCHASED, Customer, Draft, DraftKind, Fact, Message, Order, utcnow
 
@@ -222,11 +223,10 @@ def _drafted(
     """(customer, step, anchor) of the drafts of this kind already made for these customers."""
     ids = list(customer_ids)
     drafted: set[tuple[str, str, str]] = set()
-    # Chunked: SQLite caps the number of bound parameters in one statement.
-    for start in range(0, len(ids), 5000):
+    for chunk in in_chunks(ids):
         rows = session.execute(
             select(Draft.customer_id, Draft.step, Draft.anchor).where(
-                Draft.kind == kind, Draft.customer_id.in_(ids[start : start + 5000])
+                Draft.kind == kind, Draft.customer_id.in_(chunk)
             )
         )
         drafted.update((c, s, a) for c, s, a in rows)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.customers.context import CustomerContext
-from engine.drafting.base import Catalog, DraftContent, Evidence
+from engine.drafting.base import Catalog, DraftContent, Evidence, Usage
 from engine.drafting.grounding import Problem, check_draft
 from engine.drafting.voice import VoiceChecks, VoiceGuide
 from engine.errors import ConflictError, NotFoundError
@@ -64,15 +64,6 @@ class SentenceEvidence(BaseModel):
     facts: list[QuotedFact]
     products: list[ProductNamed]
     intents: list[IntentSeen]
-
-
-class Usage(BaseModel):
-    """A model's tokens for the draft (all zero for templates)."""
-
-    input_tokens: int
-    output_tokens: int
-    cache_read_tokens: int
-    cache_write_tokens: int
 
 
 class DraftRead(BaseModel):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from engine.customers.context import CustomerContext, build_context, monetary_cuts
 from engine.customers.lifecycle import SEQUENCES, Due, consenting, due_customers, step_on
-from engine.db import Database, insert_ignoring
+from engine.db import Database, in_chunks, insert_ignoring
 from engine.drafting.base import (
     Catalog,
     CatalogProduct,
@@ -94,13 +94,13 @@ def load_catalog(session: Session) -> Catalog:
 def blocked_texts(session: Session, *, customer_ids: Sequence[str]) -> dict[str, list[str]]:
     """Per customer, the (redacted) messages in which the gate blocked something."""
     texts: dict[str, list[str]] = {}
-    for start in range(0, len(customer_ids), 5000):
+    for chunk in in_chunks(customer_ids):
         rows = session.execute(
             select(Message.customer_id, Message.redacted_text)
             .where(
                 Message.id.in_(
                     select(BlockedCandidate.message_id).where(
-                        BlockedCandidate.customer_id.in_(list(customer_ids[start : start + 5000]))
+                        BlockedCandidate.customer_id.in_(chunk)
                     )
                 )
             )

@@ -16,7 +16,7 @@ from engine.facts import gate
 from engine.facts.clauses import Clause, split_clauses
 from engine.facts.lexicon import TROUBLE_STATES, TROUBLE_VERBS
 from engine.facts.nlp import Parser
-from engine.facts.optouts import OptOut, find_opt_outs
+from engine.facts.optouts import FoundOptOut, find_opt_outs
 from engine.facts.rules import FUTURE_TIME, RULES_VERSION, RuleMatch, match_rule
 from engine.text.redact import PLACEHOLDERS
 from engine.text.sentences import Sentence, split_sentences
@@ -74,7 +74,7 @@ def may_hold_a_fact(sentence: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Fact:
+class StatedFact:
     """A kept fact: category, short value, the verbatim quote and where it sits in the message."""
 
     category: str
@@ -89,7 +89,7 @@ class Fact:
 class Extraction:
     """What one message gave: kept facts, and blocked candidates counted by reason."""
 
-    facts: list[Fact] = field(default_factory=list)
+    facts: list[StatedFact] = field(default_factory=list)
     blocked: Counter[str] = field(default_factory=Counter)
 
 
@@ -170,7 +170,7 @@ class FactExtractor:
     def extract(self, texts: Sequence[str]) -> list[Extraction]:
         """Facts and blocked counts for each (already redacted) message text."""
         results = [Extraction() for _ in texts]
-        jobs: list[tuple[int, Sentence, list[OptOut]]] = []
+        jobs: list[tuple[int, Sentence, list[FoundOptOut]]] = []
         for index, text in enumerate(texts):
             for sentence in split_sentences(text):
                 opt_outs = self._opt_outs(results[index], text, sentence)
@@ -187,7 +187,7 @@ class FactExtractor:
             self._sentence(results[index], texts[index], sentence, fix_lemmas(parsed), opt_outs)
         return results
 
-    def _opt_outs(self, result: Extraction, text: str, sentence: Sentence) -> list[OptOut]:
+    def _opt_outs(self, result: Extraction, text: str, sentence: Sentence) -> list[FoundOptOut]:
         """Record the opt-outs a sentence says; return them all (kept or not)."""
         found = find_opt_outs(sentence.text)
         for opt_out in found:
@@ -200,7 +200,12 @@ class FactExtractor:
         return found
 
     def _sentence(
-        self, result: Extraction, text: str, sentence: Sentence, doc: Doc, opt_outs: list[OptOut]
+        self,
+        result: Extraction,
+        text: str,
+        sentence: Sentence,
+        doc: Doc,
+        opt_outs: list[FoundOptOut],
     ) -> None:
         """Match, gate and keep the facts of one parsed sentence."""
         pii_before = result.blocked["pii"]
@@ -210,7 +215,12 @@ class FactExtractor:
             result.blocked["pii"] += 1
 
     def _clauses(
-        self, result: Extraction, text: str, sentence: Sentence, doc: Doc, opt_outs: list[OptOut]
+        self,
+        result: Extraction,
+        text: str,
+        sentence: Sentence,
+        doc: Doc,
+        opt_outs: list[FoundOptOut],
     ) -> None:
         """Match, gate and keep the facts of each clause of a parsed sentence."""
         for clause in split_clauses(doc):
@@ -268,7 +278,7 @@ class FactExtractor:
         if not value or any(f.category == category and f.value == value for f in result.facts):
             return
         result.facts.append(
-            Fact(
+            StatedFact(
                 category=category,
                 value=value,
                 quote=text[start:end],

@@ -99,7 +99,7 @@ _MAIL_WORD = re.compile(r"(?i)^" + _MAIL_NOUNS + r"$")
 
 
 @dataclass(frozen=True)
-class OptOut:
+class FoundOptOut:
     """A topic the customer asked not to hear about, and where they said so."""
 
     topic: str
@@ -130,9 +130,9 @@ _CONTACT_WORDS = re.compile(
 )
 
 
-def find_opt_outs(text: str) -> list[OptOut]:
+def find_opt_outs(text: str) -> list[FoundOptOut]:
     """Opt-outs said in a piece of customer text, with the span of the words that say them."""
-    found: list[OptOut] = []
+    found: list[FoundOptOut] = []
     if not _CONTACT_WORDS.search(text):
         return found
     for pattern in PATTERNS:
@@ -145,10 +145,12 @@ def find_opt_outs(text: str) -> list[OptOut]:
                 end = match.end()
             if any(o.start <= match.start() < o.end for o in found):
                 continue
-            found.append(OptOut(topic, match.start(), max(end, match.start() + 1), "opt_out.topic"))
+            found.append(
+                FoundOptOut(topic, match.start(), max(end, match.start() + 1), "opt_out.topic")
+            )
     if not found:
         for match in EVERYTHING.finditer(text):
-            found.append(OptOut(ALL_MARKETING, match.start(), match.end(), "opt_out.all"))
+            found.append(FoundOptOut(ALL_MARKETING, match.start(), match.end(), "opt_out.all"))
     return sorted(found, key=lambda o: o.start)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from embeddings.encoder import Encoder
 from embeddings.store import VectorStore
-from engine.db import insert_ignoring_conflicts
+from engine.db import in_chunks, insert_ignoring_conflicts
 from engine.errors import ConflictError, EngineError, NotFoundError
 from engine.intents.classifier import IntentClassifier
 from engine.intents.model import IntentModel, TrackerModel
@@ -176,10 +176,10 @@ def score_tracker_over_stored(
     ids = list(best)
     rows = [
         row
-        for start in range(0, len(ids), 5000)  # stay under the database's bound-parameter limit
+        for chunk in in_chunks(ids)
         for row in session.execute(
             select(Message.id, Message.message_id, Message.customer_id, Message.sent_at).where(
-                Message.message_id.in_(ids[start : start + 5000])
+                Message.message_id.in_(chunk)
             )
         )
     ]

@@ -42,7 +42,7 @@ LEGACY_TEXT_FIELD = "text"
 
 
 @dataclass(frozen=True)
-class Evidence:
+class MatchedSentence:
     """One sentence a customer wrote that matches the query."""
 
     text: str
@@ -60,7 +60,7 @@ class CustomerMatch:
     first_name: str | None
     score: float
     matches: int
-    evidence: list[Evidence] = field(default_factory=list)
+    evidence: list[MatchedSentence] = field(default_factory=list)
 
 
 def search_customers(
@@ -275,16 +275,16 @@ def focus_query(query: str) -> str:
     return focused or query
 
 
-def _evidence(hits: list[tuple[VectorHit, Quote]]) -> list[Evidence]:
+def _evidence(hits: list[tuple[VectorHit, Quote]]) -> list[MatchedSentence]:
     """The best few sentences, one per message."""
-    quotes: list[Evidence] = []
+    quotes: list[MatchedSentence] = []
     seen: set[str] = set()
     for hit, quote in sorted(hits, key=lambda pair: -pair[0].score):
         if quote.message_id in seen:
             continue
         seen.add(quote.message_id)
         quotes.append(
-            Evidence(
+            MatchedSentence(
                 text=quote.text,
                 score=round(hit.score, 4),
                 message_id=quote.message_id,

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 import pytest
 
-from engine.facts.extract import Extraction, Fact, FactExtractor
+from engine.facts.extract import Extraction, FactExtractor, StatedFact
 from engine.facts.gate import blocked_without_parsing
 from engine.text.redact import PLACEHOLDERS, redact
 
@@ -22,7 +22,7 @@ def mentions(said: str, word: str) -> bool:
     return re.search(r"(?<!\w)" + re.escape(word.lower()) + r"(?!\w)", said.lower()) is not None
 
 
-def leaks(facts: Iterable[Fact], words: Iterable[str]) -> list[tuple[str, Fact]]:
+def leaks(facts: Iterable[StatedFact], words: Iterable[str]) -> list[tuple[str, StatedFact]]:
     """The kept facts whose quote or value holds one of the blocked words, with the word."""
     return [
         (word, fact)
@@ -38,7 +38,7 @@ def assert_spans(text: str, result: Extraction) -> None:
         assert text[fact.start : fact.end] == fact.quote, fact
 
 
-def with_keyword(result: Extraction, category: str, keyword: str) -> list[Fact]:
+def with_keyword(result: Extraction, category: str, keyword: str) -> list[StatedFact]:
     """Kept facts of a category whose quote holds the keyword."""
     return [f for f in result.facts if f.category == category and keyword in f.quote.lower()]
 

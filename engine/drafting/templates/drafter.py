@@ -16,9 +16,9 @@ from engine.drafting.templates.copy import STEPS, TEMPLATES
 from engine.drafting.templates.paragraphs import (
     BUILDERS,
     SETUP_INTENTS,
+    BodySentence,
     Para,
     Reader,
-    Sentence,
     product_paragraph,
 )
 from engine.drafting.templates.phrases import CatalogIndex, first_name, since
@@ -144,12 +144,12 @@ def _compose(r: Reader, request: DraftRequest) -> DraftContent:
                 f"It's been {since(r.context.rfm.recency_days)} since your last order, so "
                 "here's a quick hello."
             )
-        paras.append(Para("opener", (Sentence(_tidy(opener), personal=False),)))
+        paras.append(Para("opener", (BodySentence(_tidy(opener), personal=False),)))
     paras.extend(lines)
     # After a post-purchase paragraph about the product, a generic line would only repeat it.
     if not lines and not (product is not None and t.kind == "post_purchase"):
-        paras.append(Para("basic", (Sentence(r.pick(t.basics, 4), personal=False),)))
-    paras.append(Para("closing", (Sentence(r.pick(t.closings, 5), personal=False),)))
+        paras.append(Para("basic", (BodySentence(r.pick(t.basics, 4), personal=False),)))
+    paras.append(Para("closing", (BodySentence(r.pick(t.closings, 5), personal=False),)))
     paras = _without_banned(paras, checks)
 
     name = first_name(r.context.first_name)

@@ -34,7 +34,9 @@ _DELIVERY_INTENTS = ("shipping_delivery", "order_problem")
 
 
 @dataclass(frozen=True, slots=True)
-class Sentence:
+class BodySentence:
+    """A sentence of the body and what it names; `personal` when it rests on the customer."""
+
     text: str
     fact_ids: tuple[int, ...] = ()
     skus: tuple[str, ...] = ()
@@ -47,7 +49,7 @@ class Para:
     """A paragraph of the body, what it names, and the subject and preheader it suggests."""
 
     key: str
-    sentences: tuple[Sentence, ...]
+    sentences: tuple[BodySentence, ...]
     # Products the paragraph names (checked against opt-outs with their categories).
     products: tuple[CatalogProduct | ProductBought, ...] = ()
     subject: str | None = None
@@ -182,7 +184,7 @@ def _setup(r: Reader) -> Para | None:
         return None
     fact_ids = tuple(f.id for f in facts[:1])
     if product is not None:
-        sentence = Sentence(
+        sentence = BodySentence(
             f"If the {product.name} still isn't quite right, reply and tell us what's happening, "
             "and we'll help you sort it.",
             fact_ids=fact_ids,
@@ -210,7 +212,7 @@ def _setup(r: Reader) -> Para | None:
         subject = "need a hand?"
     return Para(
         "setup",
-        (Sentence(text, fact_ids=fact_ids, intents=intents),),
+        (BodySentence(text, fact_ids=fact_ids, intents=intents),),
         subject=subject,
         preheader="Reply with what's happening and we'll help you sort it.",
     )
@@ -238,7 +240,7 @@ def _delivery(r: Reader) -> Para | None:
         )
     return Para(
         "delivery",
-        (Sentence(text, intents=intents),),
+        (BodySentence(text, intents=intents),),
         preheader="And what to do if an order is ever late or not right.",
     )
 
@@ -281,11 +283,11 @@ def _plans(r: Reader) -> Para | None:
     else:
         return None
     sentences = [
-        Sentence(first, fact_ids=fact_ids, skus=tuple(p.sku for p in named), intents=intents)
+        BodySentence(first, fact_ids=fact_ids, skus=tuple(p.sku for p in named), intents=intents)
     ]
     if len(named) >= 2:
         sentences.append(
-            Sentence(
+            BodySentence(
                 "Reply with what you need and we'll tell you which one works out best.",
                 personal=False,
             )
@@ -311,7 +313,7 @@ def _thanks(r: Reader) -> Para | None:
     first, _, second = text.partition(". ")
     return Para(
         "thanks",
-        (Sentence(f"{first}.", intents=("praise",)), Sentence(second, personal=False)),
+        (BodySentence(f"{first}.", intents=("praise",)), BodySentence(second, personal=False)),
         preheader="And thanks for the kind words.",
     )
 
@@ -353,7 +355,7 @@ def _business(r: Reader) -> Para | None:
         text = f"Hope things are going well at your {phrase}."
     return Para(
         "business",
-        (Sentence(text, fact_ids=(fact.id,)),),
+        (BodySentence(text, fact_ids=(fact.id,)),),
         subject=subject,
         preheader=f"A quick note for your {phrase}.",
     )
@@ -373,7 +375,7 @@ def _role(r: Reader) -> Para | None:
             return Para(
                 "role",
                 (
-                    Sentence(
+                    BodySentence(
                         f"As {a} {phrase}, you might find the {product.name} handy.",
                         fact_ids=(fact.id,),
                         skus=(product.sku,),
@@ -384,7 +386,7 @@ def _role(r: Reader) -> Para | None:
     return Para(
         "role",
         (
-            Sentence(
+            BodySentence(
                 f"If there's anything that would make your day easier as {a} {phrase}, just "
                 "reply and tell us.",
                 fact_ids=(fact.id,),
@@ -415,7 +417,7 @@ def _picks(r: Reader) -> Para | None:
                 subject = f"one to try: the {product.name}"
             return Para(
                 "picks",
-                (Sentence(text, fact_ids=(fact.id,), skus=(product.sku,)),),
+                (BodySentence(text, fact_ids=(fact.id,), skus=(product.sku,)),),
                 (product,),
                 subject=subject,
                 preheader="A pick based on what you've told us.",
@@ -444,14 +446,14 @@ def _gear(r: Reader) -> Para | None:
             2,
         )
         first, sep, rest = text.partition("? ")
-        sentences: tuple[Sentence, ...]
+        sentences: tuple[BodySentence, ...]
         if sep:
             sentences = (
-                Sentence(first + "?", fact_ids=(fact.id,), skus=tuple(p.sku for p in named)),
-                Sentence(rest, personal=False),
+                BodySentence(first + "?", fact_ids=(fact.id,), skus=tuple(p.sku for p in named)),
+                BodySentence(rest, personal=False),
             )
         else:
-            sentences = (Sentence(text, fact_ids=(fact.id,), skus=tuple(p.sku for p in named)),)
+            sentences = (BodySentence(text, fact_ids=(fact.id,), skus=tuple(p.sku for p in named)),)
         return Para(
             "gear",
             sentences,
@@ -486,8 +488,8 @@ def _milestone(r: Reader) -> Para | None:
         return Para(
             "milestone",
             (
-                Sentence(f"Good luck {phrase}.", fact_ids=(fact.id,)),
-                Sentence("If there's anything we can do to help, just reply.", personal=False),
+                BodySentence(f"Good luck {phrase}.", fact_ids=(fact.id,)),
+                BodySentence("If there's anything we can do to help, just reply.", personal=False),
             ),
             subject=f"good luck {phrase}",
             preheader="And good luck with what's next.",
@@ -527,9 +529,9 @@ def product_paragraph(r: Reader, *, has_setup: bool) -> Para | None:
             if days is not None
             else None
         )
-        sentences = [Sentence(text, skus=(usual.sku,))]
+        sentences = [BodySentence(text, skus=(usual.sku,))]
         if opener:
-            sentences.insert(0, Sentence(opener, personal=False))
+            sentences.insert(0, BodySentence(opener, personal=False))
         r.named.add(usual.name.casefold())
         return Para("product", tuple(sentences), tuple(named), subject=subject)
     if step == "d1":
@@ -557,9 +559,9 @@ def product_paragraph(r: Reader, *, has_setup: bool) -> Para | None:
         subject = f"checking in on the {main.name}"
     for p in named:
         r.named.add(p.name.casefold())
-    sentences = [Sentence(text, skus=tuple(p.sku for p in named))]
+    sentences = [BodySentence(text, skus=tuple(p.sku for p in named))]
     if follow:
-        sentences.append(Sentence(follow, personal=False))
+        sentences.append(BodySentence(follow, personal=False))
     return Para("product", tuple(sentences), tuple(named), subject=subject)
 
 
