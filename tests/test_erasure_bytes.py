@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.cli import app
+from cli.app import app
 from embeddings.encoder import Encoder
 from embeddings.store import EdgeStore
 from engine.db import Database

@@ -14,7 +14,7 @@ from servers import running
 from typer.testing import CliRunner
 
 from api.app import create_app
-from api.cli import app as cli
+from cli.app import app as cli
 from engine.runtime import Services
 from engine.settings import Settings
 

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from api.cli import app
+from cli.app import app
 from engine.runtime import Services
 from engine.search.evidence import sensitive_category
 from engine.settings import Settings

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from api.fact_eval_run import run_fact_eval
+from cli.evals import run_fact_eval
 from embeddings.encoder import Encoder
 from engine.customers.context import (
     Consent,

@@ -1,6 +1,9 @@
-"""What every command shares: consoles, common options, opening the database, errors."""
+"""What every command shares: consoles, options, the opened home, errors and progress bars."""
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -8,6 +11,7 @@ from typing import Annotated, Any, NoReturn
 import httpx
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from engine.db import Database
 from engine.errors import EngineError, InvalidInput
@@ -26,11 +30,27 @@ InputFile = Annotated[
 ]
 
 
-def open_database(settings: Settings) -> Database:
-    """Open the configured database and migrate it to the newest schema."""
+@dataclass(frozen=True)
+class Home:
+    """The settings a command runs with and their database, migrated to the newest schema."""
+
+    settings: Settings
+    db: Database
+
+
+@contextmanager
+def open_home(settings: Settings | None = None) -> Iterator[Home]:
+    """Open the configured database (migrated) for one command; an EngineError inside ends the
+    command through `fail`, and the database is disposed of however the command ends."""
+    settings = settings or Settings()
     db = Database(settings)
-    db.migrate()
-    return db
+    try:
+        db.migrate()
+        yield Home(settings=settings, db=db)
+    except EngineError as error:
+        fail(error)
+    finally:
+        db.dispose()
 
 
 def fail(error: EngineError) -> NoReturn:
@@ -57,13 +77,27 @@ def aware(value: datetime | None, *, option: str) -> datetime | None:
     return value
 
 
-def push_review_webhook(db: Database, settings: Settings) -> None:
+def progress_bar(text: str, *, disable: bool = False, transient: bool = False) -> Progress:
+    """A progress bar on stderr: `text`, the bar, done of total, and the time remaining."""
+    return Progress(
+        TextColumn(text),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        disable=disable,
+        transient=transient,
+    )
+
+
+def push_review_webhook(home: Home) -> None:
     """One delivery pass of the review webhook outbox (what fails is retried by `serve` or
     `worker`)."""
+    settings = home.settings
     if not settings.review_webhook_url:
         return
     with httpx.Client(timeout=10.0) as client:
-        report = deliver_due(db, client=client, secret=reveal(settings.review_webhook_secret))
+        report = deliver_due(home.db, client=client, secret=reveal(settings.review_webhook_secret))
     if report.retrying or report.failed:
         err_console.print(
             f"[yellow]review webhook:[/] {report.delivered} delivered, {report.retrying} to "

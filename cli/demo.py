@@ -1,4 +1,6 @@
-"""The main job on the embedded default: load the bundled sample business and show it."""
+"""`demo`: load the bundled sample business into a fresh home (embedded default) and show it."""
+
+from __future__ import annotations
 
 import json
 import shutil
@@ -7,21 +9,22 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
+import typer
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
 import engine
-from api.output import print_campaign, print_context, print_drafts_side_by_side, print_matches
 from chat_ingest.jsonl import ImportSummary, Kind, import_file
+from cli.base import JsonFlag, console, err_console, print_json
+from cli.output import print_campaign, print_context, print_drafts_side_by_side, print_matches
 from engine.customers.context import CustomerContext, build_context
 from engine.db import Database
 from engine.drafting.review import DraftRead, list_drafts
 from engine.drafting.service import CampaignReport, run_campaign
 from engine.drafting.voice import VoiceGuide, set_voice
-from engine.intents.service import IntentCount, list_intents
 from engine.models import (
     DRAFT_KINDS,
     PURCHASED,
@@ -33,10 +36,12 @@ from engine.models import (
     Order,
     OrderItem,
 )
-from engine.runtime import build_drafter, build_services
-from engine.search.service import CustomerMatch, search_customers
 from engine.settings import Settings
 from engine.status import Status, read_status
+
+if TYPE_CHECKING:  # the models and the vector store's clients take seconds to import
+    from engine.intents.service import IntentCount
+    from engine.search.service import CustomerMatch
 
 SAMPLE_DIR = Path(engine.__file__).parent / "sample"
 DEMO_QUERY = "customers whose grinder is broken or noisy"
@@ -48,6 +53,25 @@ SAMPLE_FILES: tuple[tuple[Kind, str], ...] = (
     ("orders", "orders.jsonl"),
     ("transcripts", "transcripts.jsonl"),
 )
+
+
+def demo(
+    home: Annotated[
+        Path | None,
+        typer.Option(help="Where to build the demo (default: PERSONALIZE_HOME/demo, wiped)."),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Load the bundled sample business into a fresh home and show what it holds."""
+    with err_console.status("starting") as spinner:
+        result = run_demo(
+            home=home or Settings().personalize_home / "demo",
+            on_step=lambda text: spinner.update(text),
+        )
+    if as_json:
+        print_json(result.as_dict())
+    else:
+        print_demo(console, result)
 
 
 @dataclass
@@ -118,6 +142,11 @@ def run_demo(*, home: Path, on_step: Callable[[str], None] | None = None) -> Dem
     """Wipe `home`, load the sample business into it (embedded default), process its
     messages, and summarize: what it holds, its top intents, one search with quotes, the facts
     customers stated and what the gate blocked, and one customer's context."""
+    # Imported here: the models and the vector store's clients take seconds to import.
+    from engine.intents.service import list_intents
+    from engine.runtime import build_services
+    from engine.search.service import search_customers
+
     step = on_step or (lambda _: None)
     if home.exists():
         shutil.rmtree(home)
@@ -225,6 +254,8 @@ def _draft_campaigns(
 ) -> tuple[list[CampaignReport], dict[str, int], list[DraftRead]]:
     """Set the sample voice guide, run the three campaigns, and pick two drafts to compare:
     the two that rest on most of what customers said, of two kinds if there are."""
+    from engine.runtime import build_drafter
+
     guide = VoiceGuide.model_validate(
         json.loads((SAMPLE_DIR / "voice.json").read_text(encoding="utf-8"))
     )

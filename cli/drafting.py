@@ -1,4 +1,4 @@
-"""Commands for drafting and review: `voice`, `draft`, `campaign run`, `review ...`."""
+"""Drafting and review: `voice ...`, `draft`, `campaign run` and `review ...`."""
 
 from collections.abc import Callable
 from datetime import datetime
@@ -6,27 +6,24 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from sqlalchemy.orm import Session
 
-from api.cli_base import (
+from cli.base import (
+    Home,
     JsonFlag,
     aware,
     console,
     err_console,
-    fail,
-    open_database,
+    open_home,
     print_json,
+    progress_bar,
     push_review_webhook,
 )
-from api.output import draft_panel, print_campaign
-from engine.db import Database
+from cli.output import draft_panel, print_campaign
 from engine.drafting.review import approve, get_draft, list_drafts, reject, statuses_for
 from engine.drafting.service import CampaignReport, draft_one, run_campaign
 from engine.drafting.voice import InvalidVoiceGuide, current_voice, parse_voice_guide, set_voice
-from engine.errors import EngineError
 from engine.models import DraftKind
-from engine.settings import Settings
 
 voice_app = typer.Typer(no_args_is_help=True, help="The business's voice guide.")
 campaign_app = typer.Typer(no_args_is_help=True, help="Draft a lifecycle email for everyone due.")
@@ -48,14 +45,6 @@ AsOfOption = Annotated[
 ]
 
 
-def register(app: typer.Typer) -> None:
-    """Add the drafting commands to the main command line."""
-    app.add_typer(voice_app, name="voice")
-    app.add_typer(campaign_app, name="campaign")
-    app.add_typer(review_app, name="review")
-    app.command()(draft)
-
-
 @voice_app.command("set")
 def voice_set(
     file: Annotated[
@@ -70,12 +59,8 @@ def voice_set(
     except InvalidVoiceGuide as error:
         err_console.print(f"[red]error:[/] {file}: {error}")
         raise typer.Exit(code=2) from None
-    db = open_database(Settings())
-    try:
-        with db.write() as session:
-            stored = set_voice(session, guide=guide, actor=CLI_ACTOR)
-    finally:
-        db.dispose()
+    with open_home() as home, home.db.write() as session:
+        stored = set_voice(session, guide=guide, actor=CLI_ACTOR)
     if as_json:
         print(stored.model_dump_json(indent=2))
         return
@@ -88,12 +73,8 @@ def voice_set(
 @voice_app.command("show")
 def voice_show(as_json: JsonFlag = False) -> None:
     """The voice guide in use (the built-in default until one is set)."""
-    db = open_database(Settings())
-    try:
-        with db.read() as session:
-            guide = current_voice(session)
-    finally:
-        db.dispose()
+    with open_home() as home, home.db.read() as session:
+        guide = current_voice(session)
     if as_json:
         print(guide.model_dump_json(indent=2))
         return
@@ -113,23 +94,17 @@ def draft(
     manual one)."""
     from engine.runtime import build_drafter  # heavy to import; review commands do not need it
 
-    settings = Settings()
-    db = open_database(settings)
-    try:
+    with open_home() as home:
         detail, created = draft_one(
-            db,
-            drafter=build_drafter(settings),
+            home.db,
+            drafter=build_drafter(home.settings),
             customer_id=customer_id,
             kind=kind,
             as_of=aware(as_of, option="--as-of"),
             actor=CLI_ACTOR,
-            webhook_url=settings.review_webhook_url,
+            webhook_url=home.settings.review_webhook_url,
         )
-        push_review_webhook(db, settings)
-    except EngineError as error:
-        fail(error)
-    finally:
-        db.dispose()
+        push_review_webhook(home)
     if as_json:
         print_json({"created": created, "draft": detail.model_dump(mode="json")})
         return
@@ -142,17 +117,11 @@ def draft(
 def campaign_run(kind: KindOption, as_of: AsOfOption = None, as_json: JsonFlag = False) -> None:
     """Draft every customer due for KIND into the review queue; running it twice creates
     nothing new."""
-    settings = Settings()
-    db = open_database(settings)
-    try:
+    with open_home() as home:
         report = _run_with_progress(
-            db, settings, kind=kind, as_of=aware(as_of, option="--as-of"), quiet=as_json
+            home, kind=kind, as_of=aware(as_of, option="--as-of"), quiet=as_json
         )
-        push_review_webhook(db, settings)
-    except EngineError as error:
-        fail(error)
-    finally:
-        db.dispose()
+        push_review_webhook(home)
     data = {
         "kind": report.kind,
         "as_of": report.as_of.isoformat(),
@@ -173,28 +142,21 @@ def campaign_run(kind: KindOption, as_of: AsOfOption = None, as_json: JsonFlag =
 
 
 def _run_with_progress(
-    db: Database, settings: Settings, *, kind: DraftKind, as_of: datetime | None, quiet: bool
+    home: Home, *, kind: DraftKind, as_of: datetime | None, quiet: bool
 ) -> CampaignReport:
+    """Run a campaign with a progress bar on stderr (none when `quiet`)."""
     from engine.runtime import build_drafter  # heavy to import; review commands do not need it
 
-    drafter = build_drafter(settings)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        disable=quiet,
-        transient=True,
-    ) as progress:
+    drafter = build_drafter(home.settings)
+    with progress_bar("{task.description}", disable=quiet, transient=True) as progress:
         task = progress.add_task(f"drafting {kind}", total=None)
         return run_campaign(
-            db,
+            home.db,
             drafter=drafter,
             kind=kind,
             as_of=as_of,
             actor=CLI_ACTOR,
-            webhook_url=settings.review_webhook_url,
+            webhook_url=home.settings.review_webhook_url,
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
         )
 
@@ -214,12 +176,8 @@ def review_list(
         err_console.print(f"[red]error:[/] --status: unknown status {status!r}")
         raise typer.Exit(code=2)
     statuses = statuses_for(status)
-    db = open_database(Settings())
-    try:
-        with db.read() as session:
-            drafts = list_drafts(session, statuses=statuses, limit=limit)
-    finally:
-        db.dispose()
+    with open_home() as home, home.db.read() as session:
+        drafts = list_drafts(session, statuses=statuses, limit=limit)
     if as_json:
         print_json([d.model_dump(mode="json") for d in drafts])
         return
@@ -235,14 +193,8 @@ def review_list(
 @review_app.command("show")
 def review_show(draft_id: DraftIdArgument, as_json: JsonFlag = False) -> None:
     """One draft with the evidence behind it and its audit trail."""
-    db = open_database(Settings())
-    try:
-        with db.read() as session:
-            detail = get_draft(session, draft_id=draft_id)
-    except EngineError as error:
-        fail(error)
-    finally:
-        db.dispose()
+    with open_home() as home, home.db.read() as session:
+        detail = get_draft(session, draft_id=draft_id)
     if as_json:
         print(detail.model_dump_json(indent=2))
         return
@@ -269,11 +221,6 @@ def review_reject(
 
 
 def _review(action: Callable[[Session], None]) -> None:
-    db = open_database(Settings())
-    try:
-        with db.write() as session:
-            action(session)
-    except EngineError as error:
-        fail(error)
-    finally:
-        db.dispose()
+    """Do one review action in its own transaction."""
+    with open_home() as home, home.db.write() as session:
+        action(session)

@@ -1,4 +1,4 @@
-"""Printing results for a person at a terminal."""
+"""Printing results for a person at a terminal: matches, contexts, drafts, campaigns, evals."""
 
 from __future__ import annotations
 
@@ -79,6 +79,18 @@ def print_fact_eval(out: Console, data: dict[str, Any]) -> None:
         out.print(
             f"  [red]leak[/] {leak['reason']}: {leak['text']!r} in {leak['found_in_customer']}."
             f"{leak['field']}",
+            highlight=False,
+        )
+    words = data["word_leaks"]
+    colour = "green" if not words else "yellow"
+    out.print(
+        f"[{colour}]{words} word leaks[/] (a distinctive word of a forbidden phrase in that "
+        "customer's context: review each)"
+    )
+    for leak in data["word_leaked"]:
+        out.print(
+            f"  [yellow]word[/] {leak['reason']}: {leak['word']!r} of {leak['text']!r}, as "
+            f"{leak['found']!r} in {leak['customer']}.{leak['field']}",
             highlight=False,
         )
     for category, row in data["recall_by_category"].items():

@@ -5,18 +5,11 @@ from typing import Annotated
 
 import typer
 
-from api.cli_base import JsonFlag, console, fail, open_database, print_json, push_review_webhook
+from cli.base import JsonFlag, console, open_home, print_json, push_review_webhook
 from engine.customers.consent import unsubscribe
-from engine.errors import EngineError
 from engine.settings import Settings
 
 CustomerArgument = Annotated[str, typer.Argument(help="The customer's id.")]
-
-
-def register(app: typer.Typer) -> None:
-    """Add the customer commands to the main command line."""
-    app.command()(forget)
-    app.command("unsubscribe")(unsubscribe_command)
 
 
 def forget(
@@ -44,14 +37,13 @@ def forget(
     # Asked only at a terminal: scripts and cron jobs pass the id they mean.
     if not yes and sys.stdin.isatty():
         typer.confirm(f"Erase customer {customer_id} everywhere? This cannot be undone", abort=True)
-    db = open_database(settings)
-    try:
+    with open_home(settings) as home:
         # Opened before anything is deleted: a store held by a running server fails here, with
         # nothing half-erased.
         store = open_existing_vector_store(settings)
         try:
             report = forget_customer(
-                db=db,
+                db=home.db,
                 store=store,
                 customer_id=customer_id,
                 actor="cli",
@@ -60,12 +52,8 @@ def forget(
         finally:
             if store is not None:
                 store.close()
-        push_review_webhook(db, settings)
-        rewritten = vacuum_full_tables(db, tables=report.removed) if vacuum_full else []
-    except EngineError as error:
-        fail(error)
-    finally:
-        db.dispose()
+        push_review_webhook(home)
+        rewritten = vacuum_full_tables(home.db, tables=report.removed) if vacuum_full else []
     if as_json:
         print_json(
             {
@@ -89,16 +77,10 @@ def forget(
 
 def unsubscribe_command(customer_id: CustomerArgument, as_json: JsonFlag = False) -> None:
     """Withdraw a customer's marketing consent; their drafts waiting for review are withdrawn."""
-    settings = Settings()
-    db = open_database(settings)
-    try:
-        with db.write() as session:
+    with open_home() as home:
+        with home.db.write() as session:
             withdrawn = unsubscribe(session, customer_id=customer_id, actor="cli")
-        push_review_webhook(db, settings)  # the receiver hears of the drafts it holds
-    except EngineError as error:
-        fail(error)
-    finally:
-        db.dispose()
+        push_review_webhook(home)  # the receiver hears of the drafts it holds
     if as_json:
         print_json(
             {"customer_id": customer_id, "marketing_consent": False, "drafts_withdrawn": withdrawn}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from api.cli import app, main
+from cli.app import app, main
 from embeddings.encoder import Encoder
 from engine.runtime import Services
 from engine.settings import Settings
@@ -344,7 +344,7 @@ def test_eval_facts_reports_recall_and_every_leak(tmp_path: Path) -> None:
 
 
 def test_voice_campaign_draft_and_review_commands(env: dict[str, str], tmp_path: Path) -> None:
-    from api.demo import SAMPLE_DIR
+    from cli.demo import SAMPLE_DIR
 
     voice = runner.invoke(app, ["voice", "set", str(SAMPLE_DIR / "voice.json"), "--json"], env=env)
     assert voice.exit_code == 0, voice.output
@@ -458,7 +458,7 @@ def test_the_command_line_starts_without_the_models() -> None:
     """Review, context, status and key commands start in about a second: importing the CLI
     loads no model library (they load in the commands that need them)."""
     heavy = ["spacy", "torch", "sentence_transformers", "sklearn", "qdrant_client", "qdrant_edge"]
-    code = f"import sys, api.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    code = f"import sys, cli.app; print([m for m in {heavy!r} if m in sys.modules])"
     loaded = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout

@@ -1,0 +1,1 @@
+"""The `personalize` command line: one module per command group, wired together in cli.app."""
