@@ -1,11 +1,16 @@
 """The surveillance gate on a labelled set: leaks (forbidden strings anywhere in any context),
-recall of allowed keywords in the customer's kept facts, and counts per reason and category."""
+word leaks (a distinctive word of a forbidden string in that customer's own context), recall of
+allowed keywords in the customer's kept facts, and counts per reason and category."""
 
 import json
+import re
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from spacy.lang.en.stop_words import STOP_WORDS
 
 from engine.customers.context import CustomerContext
 from engine.errors import EngineError
@@ -40,13 +45,27 @@ class Leak:
     field: str
 
 
+@dataclass(frozen=True)
+class WordLeak:
+    """A distinctive word of a forbidden string found in the labelled customer's own context,
+    where the whole string is not."""
+
+    word: str  # as written in the forbidden string
+    found: str  # as written in the context
+    text: str
+    reason: str
+    customer: str
+    field: str
+
+
 @dataclass
 class FactEvalReport:
-    """Leaks, recall of allowed keywords, and counts per reason and category."""
+    """Leaks, word leaks, recall of allowed keywords, and counts per reason and category."""
 
     transcripts: int
     customers: int
     leaks: list[Leak] = field(default_factory=list)
+    word_leaks: list[WordLeak] = field(default_factory=list)
     allowed: int = 0
     found: int = 0
     recall_by_category: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -67,6 +86,8 @@ class FactEvalReport:
             "customers": self.customers,
             "leaks": len(self.leaks),
             "leaked": [leak.__dict__ for leak in self.leaks],
+            "word_leaks": len(self.word_leaks),
+            "word_leaked": [leak.__dict__ for leak in self.word_leaks],
             "recall": round(self.recall, 4),
             "allowed": self.allowed,
             "found": self.found,
@@ -135,8 +156,10 @@ def _strings(data: Any, path: str = "") -> list[tuple[str, str]]:
 
 
 def score(contexts: dict[str, CustomerContext], labelled: list[Labelled]) -> FactEvalReport:
-    """Score contexts against labels: a forbidden string anywhere in any context is a leak; an
-    allowed keyword counts as found when it is in the customer's kept facts or opt-outs."""
+    """Score contexts against labels: a forbidden string anywhere in any context is a leak; a
+    distinctive word of one in the labelled customer's own context is a word leak (see
+    word_leaks); an allowed keyword counts as found when it is in the customer's kept facts or
+    opt-outs."""
     report = FactEvalReport(transcripts=len(labelled), customers=len(contexts))
     fields = {
         customer: [(f.lstrip("."), s.lower()) for f, s in _strings(ctx.model_dump(mode="json"))]
@@ -155,6 +178,7 @@ def score(contexts: dict[str, CustomerContext], labelled: list[Labelled]) -> Fac
             if hits:
                 leaked[reason] += 1
                 report.leaks.extend(hits)
+    report.word_leaks = word_leaks(contexts, labelled, phrase_leaks=report.leaks)
     report.forbidden_by_reason = {
         reason: {"labelled": forbidden[reason], "leaked": leaked[reason]}
         for reason in REASONS
@@ -198,3 +222,115 @@ def _kept_text(context: CustomerContext) -> str:
     parts = [f"{f.value} | {f.quote}" for f in context.facts]
     parts += [f"{o.topic} | {o.quote}" for o in context.opt_outs]
     return " || ".join(parts).lower()
+
+
+# Word leaks. A distinctive word has MIN_LETTERS letters or more (a trailing clitic such as
+# "'s" or "n't" aside) and is no stop word (spaCy's English list); words are compared
+# lower-case and whole (letters and digits, with inner apostrophes, curly read as straight),
+# with a trailing clitic stripped and "word" the same as "words".
+MIN_LETTERS = 5
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_CLITIC = re.compile(r"(?:'s|n't|'re|'ve|'ll|'d|'m)$")
+# The customer's record and orders: their words are the customer's own (a name, a product they
+# bought), so a forbidden string's word that is also one of them is no word leak.
+RECORD_FIELDS = ("customer_id", "first_name", "as_of", "consent", "orders", "rfm", "lifecycle")
+# Parts of the context that cannot carry anything said: ids, times, counts, a fact's category
+# and extractor, and recent intents (labels of the intent taxonomy). Every other field (a kept
+# fact's value, quote and unknown words, an opt-out's topic and quote, and any field added
+# later) is looked into.
+_UNSAID = re.compile(
+    r"(?:facts\[\d+\]\.(?:id|category|message_id|conversation_id|span\[\d+\]|said_at|extractor)"
+    r"|opt_outs\[\d+\]\.(?:message_id|said_at)|intents\[\d+\]\..*|blocked\..*"
+    r"|withheld_by_opt_out)"
+)
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    """Each word of a text as written (lower-case) and its base: the word without a trailing
+    clitic ("wife's" -> "wife", "couldn't" -> "could")."""
+    text = text.lower().replace("\u2019", "'").replace("\u2018", "'")
+    words = [match.group().strip("'") for match in _WORD.finditer(text)]
+    return [(word, _CLITIC.sub("", word)) for word in words if word]
+
+
+def _key(base: str) -> str:
+    """The same key for a word and its plural ("word" and "words")."""
+    return base[:-1] if len(base) > 3 and base.endswith("s") and not base.endswith("ss") else base
+
+
+def distinctive_words(text: str) -> list[tuple[str, str]]:
+    """The distinctive words of a text (word as written, key), once each, in order: at least
+    MIN_LETTERS letters once a trailing clitic is stripped, and neither it nor its base nor its
+    singular a stop word."""
+    found: dict[str, str] = {}
+    for word, base in _tokens(text):
+        key = _key(base)
+        if sum(c.isalpha() for c in base) < MIN_LETTERS or {word, base, key} & STOP_WORDS:
+            continue
+        found.setdefault(key, word)
+    return [(word, key) for key, word in found.items()]
+
+
+def _keys(text: str) -> dict[str, str]:
+    """Every word's key in a text, with the word as first written."""
+    keys: dict[str, str] = {}
+    for word, base in _tokens(text):
+        keys.setdefault(_key(base), word)
+    return keys
+
+
+def _said_and_own(
+    context: CustomerContext, allowed: set[str]
+) -> tuple[list[tuple[str, dict[str, str]]], set[str]]:
+    """The fields of a context that can carry something said (path, word keys), and the word
+    keys that are the customer's own (their record, orders and allowed keywords)."""
+    looked, own = [], set(allowed)
+    for path, value in _strings(context.model_dump(mode="json")):
+        where = path.lstrip(".")
+        if where.split(".")[0].split("[")[0] in RECORD_FIELDS:
+            own.update(_keys(value))
+        elif not _UNSAID.fullmatch(where):
+            looked.append((where, _keys(value)))
+    return looked, own
+
+
+def word_leaks(
+    contexts: dict[str, CustomerContext],
+    labelled: list[Labelled],
+    *,
+    phrase_leaks: Sequence[Leak] = (),
+) -> list[WordLeak]:
+    """A distinctive word of a forbidden string that shows up in the labelled customer's own
+    context, outside the customer's record and orders, is a word leak (one per string and word,
+    named by the first field it is in), unless the word is also in the customer's record or
+    orders or in an allowed keyword of any transcript labelled for them. A string already found
+    whole in that customer's context is a (phrase) leak, and its words are not counted again."""
+    allowed: dict[str, set[str]] = {}
+    for item in labelled:
+        own = allowed.setdefault(item.customer_id, set())
+        for keyword, _ in item.allowed:
+            own.update(_keys(keyword))
+    whole = {
+        (leak.text, leak.labelled_customer)
+        for leak in phrase_leaks
+        if leak.found_in_customer == leak.labelled_customer
+    }
+    fields: dict[str, list[tuple[str, dict[str, str]]]] = {}
+    excluded: dict[str, set[str]] = {}
+    for customer, context in contexts.items():
+        fields[customer], excluded[customer] = _said_and_own(context, allowed.get(customer, set()))
+    leaks = []
+    for item in labelled:
+        customer = item.customer_id
+        if customer not in contexts:
+            continue
+        for text, reason in item.forbidden:
+            if (text, customer) in whole:
+                continue
+            for word, key in distinctive_words(text):
+                if key in excluded[customer]:
+                    continue
+                hit = next(((w, keys[key]) for w, keys in fields[customer] if key in keys), None)
+                if hit is not None:
+                    leaks.append(WordLeak(word, hit[1], text, reason, customer, hit[0]))
+    return leaks
