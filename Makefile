@@ -38,12 +38,17 @@ check: lint typecheck test
 bench: install
 	$(BIN)/python bench/ingest_http.py
 
-# Re-resolve the lock after changing dependencies in pyproject.toml.
+# Re-resolve the locks after changing dependencies in pyproject.toml: requirements.lock with
+# the dev tools (make install, CI), requirements-runtime.lock without them (the Docker image),
+# the second at the versions the first chose.
 lock: $(BIN)/python
 	$(BIN)/pip install --quiet pip-tools
 	$(BIN)/pip-compile --quiet --generate-hashes --extra dev --strip-extras --allow-unsafe \
 		-o requirements.lock pyproject.toml
-	sed -i '/^--extra-index-url/d; /^--find-links/d' requirements.lock
+	cp requirements.lock requirements-runtime.lock
+	$(BIN)/pip-compile --quiet --generate-hashes --strip-extras --allow-unsafe \
+		-o requirements-runtime.lock pyproject.toml
+	sed -i '/^--extra-index-url/d; /^--find-links/d' requirements.lock requirements-runtime.lock
 
 clean:
 	rm -rf $(VENV) .personalize .pytest_cache .mypy_cache .ruff_cache

@@ -92,7 +92,7 @@ def main() -> None:
                 finally:
                     facts_seconds += time.perf_counter() - began
 
-            services.facts.extract = timed_extract  # type: ignore[method-assign]
+            services.facts.extract = timed_extract  # type: ignore[method-assign,assignment]
             started = time.perf_counter()
             processed = pipeline.run_until_idle()
             pipeline_seconds = time.perf_counter() - started

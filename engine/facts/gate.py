@@ -347,7 +347,7 @@ def hypothetical(
 WHEN_EVER = re.compile(r"(?i)\b(?:when\s+(?:i|we)\s+ever|if\s+ever|if\s+(?:i|we)\s+ever)\b")
 
 
-def _conditional(clause: Clause, *, polite_want: bool, pain: bool, tentative: bool = False) -> bool:
+def _conditional(clause: Clause, *, polite_want: bool, pain: bool, tentative: bool = False) -> bool:  # noqa: C901 (a decision list, clearest read top to bottom)
     head = clause.head
     if any(c.dep_ == "mark" and c.lower_ in HYPOTHETICAL_MARKS for c in head.children):
         return True

@@ -126,7 +126,7 @@ ANAPHORIC_ONE = frozenset({"one", "ones"})
 NOT_A_THING_POS = frozenset({"PRON", "DET", "NUM", "CCONJ", "SCONJ", "ADP", "PART", "AUX"})
 
 
-def names_a_thing(token: Token, clause: Clause) -> bool:
+def names_a_thing(token: Token, clause: Clause) -> bool:  # noqa: C901 (a decision list, clearest read top to bottom)
     """Whether the noun a value is made from names something a person would recognise: not a
     number word, pronoun, determiner or indefinite ("two", "it", "something", "stuff", "a bag")
     unless words that say what it is come with it ("something small", "a bag of the Ethiopian");
@@ -297,7 +297,7 @@ def _troubled(token: Token | None) -> bool:
     return any(c.dep_ in {"amod", "advmod"} and c.lower_ in TROUBLE_STATES for c in token.children)
 
 
-def _pain_point(clause: Clause) -> RuleMatch | None:
+def _pain_point(clause: Clause) -> RuleMatch | None:  # noqa: C901 (a decision list, clearest read top to bottom)
     head = clause.head
     kind = subject_kind(clause)
     subject = clause.subject
@@ -402,7 +402,7 @@ def _verb_target(verb: Token) -> Token | None:
     return target
 
 
-def _interest(clause: Clause) -> RuleMatch | None:
+def _interest(clause: Clause) -> RuleMatch | None:  # noqa: C901 (a decision list, clearest read top to bottom)
     head = clause.head
     if subject_kind(clause) != "self":
         return None
@@ -459,7 +459,7 @@ def _interest(clause: Clause) -> RuleMatch | None:
     return None
 
 
-def _preference(clause: Clause) -> RuleMatch | None:
+def _preference(clause: Clause) -> RuleMatch | None:  # noqa: C901 (a decision list, clearest read top to bottom)
     head = clause.head
     kind = subject_kind(clause)
     lemma = head.lemma_
@@ -541,7 +541,7 @@ NOT_RUN = frozenset(
 )
 
 
-def _business_or_role(clause: Clause) -> RuleMatch | None:
+def _business_or_role(clause: Clause) -> RuleMatch | None:  # noqa: C901 (a decision list, clearest read top to bottom)
     head = clause.head
     kind = subject_kind(clause)
     subject = clause.subject

@@ -103,7 +103,7 @@ class TemplateDrafter:
         return index
 
 
-def _compose(r: Reader, request: DraftRequest) -> DraftContent:
+def _compose(r: Reader, request: DraftRequest) -> DraftContent:  # noqa: C901 (a decision list, clearest read top to bottom)
     t = r.template
     voice = request.voice
     checks = voice.checks
