@@ -1,7 +1,7 @@
 """Dependencies routes declare: the database, the settings, and the caller's key and scope."""
 
-from collections.abc import Callable, Coroutine
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -18,6 +18,7 @@ from engine.settings import Settings
 _bearer = HTTPBearer(auto_error=False, description="An API key: `Authorization: Bearer KEY`.")
 
 
+# These getters only read app.state (no I/O), so they stay async: no threadpool hop for them.
 async def get_db(request: Request) -> Database:
     """The app's database."""
     db: Database = request.app.state.db
@@ -48,24 +49,34 @@ async def get_drafter(request: Request) -> Drafter:
     return drafter
 
 
+async def get_raw_body(request: Request) -> bytes:
+    """The request body as sent, for routes that verify a signature over it before parsing.
+
+    Awaiting the body needs the event loop, so this one dependency is async; the route that
+    takes it can then be a plain `def`, run in the threadpool with its database work."""
+    return await request.body()
+
+
 DrafterDep = Annotated[Drafter, Depends(get_drafter)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
 ServicesDep = Annotated[Services, Depends(get_services)]
 WriterDep = Annotated[MessageWriter, Depends(get_writer)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+RawBody = Annotated[bytes, Depends(get_raw_body)]
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
-def require(
-    scope: str | None, *, allow_query_key: bool = False
-) -> Callable[..., Coroutine[Any, Any, KeyIdentity]]:
+def require(scope: str | None, *, allow_query_key: bool = False) -> Callable[..., KeyIdentity]:
     """A dependency that admits a valid key holding `scope` (None: any valid key).
 
     Webhook senders (Chatwoot, Shopify) cannot add headers, so webhook routes also
     take the key as `?key=`.
+
+    A plain `def`: a key not in the verifier's short cache is looked up in the database, which
+    FastAPI then does in its threadpool, never on the event loop.
     """
 
-    async def dependency(request: Request, credentials: Credentials) -> KeyIdentity:
+    def dependency(request: Request, credentials: Credentials) -> KeyIdentity:
         presented = credentials.credentials if credentials else None
         if presented is None and allow_query_key:
             presented = request.query_params.get("key")

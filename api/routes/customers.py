@@ -4,7 +4,6 @@ erasure."""
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.concurrency import run_in_threadpool
 from starlette.convertors import PathConvertor, register_url_convertor
 
 from api.deps import (
@@ -47,7 +46,7 @@ CustomerIdPath = Annotated[
 
 
 @router.get("/{customer_id:customer_id}/context", response_model=CustomerContext)
-async def get_context(
+def get_context(
     customer_id: CustomerIdPath,
     db: DatabaseDep,
     _: MarketerKey,
@@ -58,54 +57,42 @@ async def get_context(
 ) -> CustomerContext:
     """Orders, RFM, lifecycle, recent intents, kept facts with quotes, opt-outs, and blocked
     candidates as counts by reason; 404 for an unknown customer."""
-
-    def run() -> CustomerContext:
-        with db.read() as session:
-            return build_context(session, customer_id=customer_id, as_of=as_of)
-
-    return await run_in_threadpool(run)
+    with db.read() as session:
+        return build_context(session, customer_id=customer_id, as_of=as_of)
 
 
 @router.patch("/{customer_id:customer_id}", response_model=CustomerUpdated)
-async def patch_customer(
+def patch_customer(
     customer_id: CustomerIdPath, changes: CustomerUpdate, db: DatabaseDep, key: IngestKey
 ) -> CustomerUpdated:
     """Change the fields given; `consent: false` withdraws marketing consent and takes the
     customer's drafts out of the review queue. 404 for an unknown customer."""
-
-    def run() -> CustomerUpdated:
-        with db.write() as session:
-            customer, withdrawn = update_customer(
-                session, customer_id=customer_id, changes=changes, actor=key.name
-            )
-            return CustomerUpdated(
-                customer_id=customer.id,
-                marketing_consent=customer.marketing_consent,
-                drafts_withdrawn=withdrawn,
-            )
-
-    return await run_in_threadpool(run)
+    with db.write() as session:
+        customer, withdrawn = update_customer(
+            session, customer_id=customer_id, changes=changes, actor=key.name
+        )
+        return CustomerUpdated(
+            customer_id=customer.id,
+            marketing_consent=customer.marketing_consent,
+            drafts_withdrawn=withdrawn,
+        )
 
 
 @router.post("/{customer_id:customer_id}/unsubscribe", response_model=CustomerUpdated)
-async def unsubscribe_customer(
+def unsubscribe_customer(
     customer_id: CustomerIdPath, db: DatabaseDep, key: MarketerKey
 ) -> CustomerUpdated:
     """Withdraw the customer's marketing consent now; their drafts waiting for review are
     withdrawn, and no new draft is made for them. Repeating it changes nothing."""
-
-    def run() -> CustomerUpdated:
-        with db.write() as session:
-            withdrawn = unsubscribe(session, customer_id=customer_id, actor=key.name)
-        return CustomerUpdated(
-            customer_id=customer_id, marketing_consent=False, drafts_withdrawn=withdrawn
-        )
-
-    return await run_in_threadpool(run)
+    with db.write() as session:
+        withdrawn = unsubscribe(session, customer_id=customer_id, actor=key.name)
+    return CustomerUpdated(
+        customer_id=customer_id, marketing_consent=False, drafts_withdrawn=withdrawn
+    )
 
 
 @router.delete("/{customer_id:customer_id}", response_model=CustomerErased)
-async def erase_customer(
+def erase_customer(
     customer_id: CustomerIdPath,
     request: Request,
     services: ServicesDep,
@@ -116,23 +103,19 @@ async def erase_customer(
     history and webhook deliveries, and their vectors. An audit row records that it happened,
     when and by which key, without the id. The review webhook receiver gets a `drafts.erased`
     event naming the drafts it was sent. 404 when nothing of theirs is stored."""
-
-    def run() -> CustomerErased:
-        report = forget_customer(
-            db=services.db,
-            store=services.store,
-            customer_id=customer_id,
-            actor=f"key {key.name} (#{key.id})",
-            webhook_url=settings.review_webhook_url,
-        )
-        return CustomerErased(
-            erased=True,
-            removed=report.removed,
-            audit_id=report.audit_id,
-            notified_drafts=report.notified_drafts,
-        )
-
-    erased = await run_in_threadpool(run)
+    report = forget_customer(
+        db=services.db,
+        store=services.store,
+        customer_id=customer_id,
+        actor=f"key {key.name} (#{key.id})",
+        webhook_url=settings.review_webhook_url,
+    )
+    erased = CustomerErased(
+        erased=True,
+        removed=report.removed,
+        audit_id=report.audit_id,
+        notified_drafts=report.notified_drafts,
+    )
     if erased.notified_drafts:
         wake_outbox(request)
     return erased

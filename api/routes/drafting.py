@@ -4,7 +4,6 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from api.deps import DatabaseDep, DrafterDep, MarketerKey, SettingsDep, wake_outbox
@@ -76,22 +75,18 @@ def campaign_read(report: CampaignReport) -> CampaignRead:
 
 
 @router.get("/voice", response_model=StoredVoiceGuide)
-async def get_voice(db: DatabaseDep, _: MarketerKey) -> StoredVoiceGuide:
+def get_voice(db: DatabaseDep, _: MarketerKey) -> StoredVoiceGuide:
     """The voice guide in use (the built-in default until one is set; its version is null)."""
     with db.read() as session:
         return current_voice(session)
 
 
 @router.put("/voice", response_model=StoredVoiceGuide)
-async def put_voice(body: VoiceGuide, db: DatabaseDep, key: MarketerKey) -> StoredVoiceGuide:
+def put_voice(body: VoiceGuide, db: DatabaseDep, key: MarketerKey) -> StoredVoiceGuide:
     """Set the business's voice guide: 3-5 sample emails, 5-10 rules, a generic-vs-ours
     contrast, and the checks the linter runs; drafts from now on use it."""
-
-    def run() -> StoredVoiceGuide:
-        with db.write() as session:
-            return set_voice(session, guide=body, actor=key.name)
-
-    return await run_in_threadpool(run)
+    with db.write() as session:
+        return set_voice(session, guide=body, actor=key.name)
 
 
 @router.post(
@@ -100,7 +95,7 @@ async def put_voice(body: VoiceGuide, db: DatabaseDep, key: MarketerKey) -> Stor
     status_code=status.HTTP_201_CREATED,
     responses={200: {"description": "This step was drafted already; the existing draft."}},
 )
-async def post_draft(
+def post_draft(
     body: DraftCreate,
     request: Request,
     response: Response,
@@ -111,16 +106,14 @@ async def post_draft(
 ) -> DraftDetail:
     """Draft one email into the review queue: the step the customer is due for, or else a manual
     one (at most one a day); 409 without marketing consent."""
-    detail, created = await run_in_threadpool(
-        lambda: draft_one(
-            db,
-            drafter=drafter,
-            customer_id=body.customer_id,
-            kind=body.kind,
-            as_of=body.as_of,
-            actor=key.name,
-            webhook_url=settings.review_webhook_url,
-        )
+    detail, created = draft_one(
+        db,
+        drafter=drafter,
+        customer_id=body.customer_id,
+        kind=body.kind,
+        as_of=body.as_of,
+        actor=key.name,
+        webhook_url=settings.review_webhook_url,
     )
     if created:
         wake_outbox(request)
@@ -130,7 +123,7 @@ async def post_draft(
 
 
 @router.post("/campaigns/{kind}/run", response_model=CampaignRead)
-async def post_campaign_run(
+def post_campaign_run(
     kind: Annotated[DraftKind, Path(description="welcome, post_purchase or win_back")],
     request: Request,
     db: DatabaseDep,
@@ -141,15 +134,13 @@ async def post_campaign_run(
 ) -> CampaignRead:
     """Draft every customer due for `kind` into the review queue; running it twice creates
     nothing new."""
-    report = await run_in_threadpool(
-        lambda: run_campaign(
-            db,
-            drafter=drafter,
-            kind=kind,
-            as_of=body.as_of if body else None,
-            actor=key.name,
-            webhook_url=settings.review_webhook_url,
-        )
+    report = run_campaign(
+        db,
+        drafter=drafter,
+        kind=kind,
+        as_of=body.as_of if body else None,
+        actor=key.name,
+        webhook_url=settings.review_webhook_url,
     )
     if report.created:
         wake_outbox(request)

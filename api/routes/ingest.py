@@ -12,6 +12,9 @@ from chat_ingest.service import store_order, store_transcript, upsert_customer
 router = APIRouter(prefix="/v1", tags=["ingest"])
 
 
+# The one async route: it awaits the group-commit writer, which batches concurrent messages on
+# the event loop and commits each batch itself (see chat_ingest/writer.py). Every other route
+# is a plain `def`, which FastAPI runs in its threadpool.
 @router.post("/messages", status_code=status.HTTP_202_ACCEPTED, response_model=MessageAccepted)
 async def post_message(event: MessageEvent, writer: WriterDep, _: IngestKey) -> MessageAccepted:
     """One message as a chat widget streams it; the same message id again is stored once.

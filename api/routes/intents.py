@@ -4,7 +4,6 @@ from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from fastapi.concurrency import run_in_threadpool
 
 from api.deps import MarketerKey, ServicesDep
 from api.schemas import IntentCustomerRead, IntentRead, TrackerCreate, TrackerRead
@@ -19,14 +18,14 @@ router = APIRouter(prefix="/v1", tags=["intents"])
 
 
 @router.get("/intents", response_model=list[IntentRead])
-async def get_intents(services: ServicesDep, _: MarketerKey) -> list[IntentRead]:
+def get_intents(services: ServicesDep, _: MarketerKey) -> list[IntentRead]:
     """Built-in intents and trackers, with how many messages and customers carry each."""
     with services.db.read() as session:
         return [IntentRead(**asdict(i)) for i in list_intents(session)]
 
 
 @router.get("/intents/{name}/customers", response_model=list[IntentCustomerRead])
-async def get_intent_customers(
+def get_intent_customers(
     name: str,
     services: ServicesDep,
     _: MarketerKey,
@@ -48,27 +47,23 @@ async def get_intent_customers(
 
 
 @router.post("/trackers", response_model=TrackerRead, status_code=status.HTTP_201_CREATED)
-async def post_tracker(body: TrackerCreate, services: ServicesDep, _: MarketerKey) -> TrackerRead:
+def post_tracker(body: TrackerCreate, services: ServicesDep, _: MarketerKey) -> TrackerRead:
     """Define a custom intent; it is scored over stored messages now and new ones as they come."""
-
-    def run() -> TrackerRead:
-        with services.db.write() as session:
-            tracker = create_tracker(
-                session,
-                name=body.name,
-                description=body.description,
-                examples=body.examples,
-                threshold=body.threshold,
-            )
-            matched = score_tracker_over_stored(
-                session, tracker=tracker, encoder=services.encoder, store=services.store
-            )
-            return TrackerRead(
-                name=tracker.name,
-                description=tracker.description,
-                examples=tracker.examples,
-                threshold=tracker.threshold,
-                matched_messages=matched,
-            )
-
-    return await run_in_threadpool(run)
+    with services.db.write() as session:
+        tracker = create_tracker(
+            session,
+            name=body.name,
+            description=body.description,
+            examples=body.examples,
+            threshold=body.threshold,
+        )
+        matched = score_tracker_over_stored(
+            session, tracker=tracker, encoder=services.encoder, store=services.store
+        )
+        return TrackerRead(
+            name=tracker.name,
+            description=tracker.description,
+            examples=tracker.examples,
+            threshold=tracker.threshold,
+            matched_messages=matched,
+        )

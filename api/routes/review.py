@@ -4,7 +4,6 @@ from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.orm import Session
 
@@ -59,7 +58,7 @@ class DraftEdit(NoNul):
 
 
 @router.get("", response_model=DraftList)
-async def get_review_queue(
+def get_review_queue(
     db: DatabaseDep,
     _: MarketerKey,
     status: Annotated[
@@ -74,74 +73,62 @@ async def get_review_queue(
     """Drafts in the review queue, oldest first, each with the quotes behind its personalized
     sentences, its problems and its webhook delivery state."""
     statuses = statuses_for(status)
-
-    def run() -> DraftList:
-        with db.read() as session:
-            return DraftList(
-                drafts=list_drafts(
-                    session,
-                    statuses=statuses,
-                    kind=kind,
-                    customer_id=customer_id,
-                    limit=limit,
-                    offset=offset,
-                )
+    with db.read() as session:
+        return DraftList(
+            drafts=list_drafts(
+                session,
+                statuses=statuses,
+                kind=kind,
+                customer_id=customer_id,
+                limit=limit,
+                offset=offset,
             )
-
-    return await run_in_threadpool(run)
+        )
 
 
 @router.get("/{draft_id}", response_model=DraftDetail)
-async def get_review_draft(draft_id: DraftId, db: DatabaseDep, _: MarketerKey) -> DraftDetail:
+def get_review_draft(draft_id: DraftId, db: DatabaseDep, _: MarketerKey) -> DraftDetail:
     """One draft with what the drafter wrote, the context it saw, and its audit trail."""
-
-    def run() -> DraftDetail:
-        with db.read() as session:
-            return get_draft(session, draft_id=draft_id)
-
-    return await run_in_threadpool(run)
+    with db.read() as session:
+        return get_draft(session, draft_id=draft_id)
 
 
-async def _act(db: Database, draft_id: int, action: Callable[[Session], None]) -> DraftDetail:
+def _act(db: Database, draft_id: int, action: Callable[[Session], None]) -> DraftDetail:
     """Do a review action in one transaction, then read the draft as it now stands."""
-
-    def run() -> DraftDetail:
-        with db.write() as session:
-            action(session)
-        with db.read() as session:
-            return get_draft(session, draft_id=draft_id)
-
-    return await run_in_threadpool(run)
+    with db.write() as session:
+        action(session)
+    with db.read() as session:
+        return get_draft(session, draft_id=draft_id)
 
 
 @router.post("/{draft_id}/approve", response_model=DraftDetail)
-async def post_approve(draft_id: DraftId, db: DatabaseDep, key: MarketerKey) -> DraftDetail:
+def post_approve(draft_id: DraftId, db: DatabaseDep, key: MarketerKey) -> DraftDetail:
     """Approve a draft waiting for review; 409 if it is not waiting, or fails the grounding
     check (edit it first)."""
 
-    return await _act(db, draft_id, lambda s: approve(s, draft_id=draft_id, actor=key.name))
+    return _act(db, draft_id, lambda s: approve(s, draft_id=draft_id, actor=key.name))
 
 
 @router.post("/{draft_id}/reject", response_model=DraftDetail)
-async def post_reject(
+def post_reject(
     draft_id: DraftId, body: Rejection, db: DatabaseDep, key: MarketerKey
 ) -> DraftDetail:
     """Reject a draft waiting for review, with a reason."""
 
-    return await _act(
+    return _act(
         db, draft_id, lambda s: reject(s, draft_id=draft_id, actor=key.name, reason=body.reason)
     )
 
 
 @router.patch("/{draft_id}", response_model=DraftDetail)
-async def patch_draft(
+def patch_draft(
     draft_id: DraftId, body: DraftEdit, db: DatabaseDep, key: MarketerKey
 ) -> DraftDetail:
     """Edit a draft waiting for review. The original is kept, the change goes in the audit
     trail (who, what, when), and the grounding check runs again on the new text."""
     changes = body.model_dump(exclude_none=True)
 
-    def run(session: Session) -> None:
+    def apply_edit(session: Session) -> None:
         draft = session.get(Draft, draft_id)
         customer_id = draft.customer_id if draft else ""
         voice = current_voice(session)
@@ -157,4 +144,4 @@ async def patch_draft(
             blocked_texts=blocked_texts(session, customer_ids=[customer_id]).get(customer_id, []),
         )
 
-    return await _act(db, draft_id, run)
+    return _act(db, draft_id, apply_edit)

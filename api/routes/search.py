@@ -4,7 +4,6 @@ from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.concurrency import run_in_threadpool
 
 from api.deps import MarketerKey, ServicesDep
 from api.schemas import CustomerMatchRead, SearchRead
@@ -15,7 +14,7 @@ router = APIRouter(prefix="/v1/search", tags=["search"])
 
 
 @router.get("/customers", response_model=SearchRead)
-async def search(
+def search(
     services: ServicesDep,
     _: MarketerKey,
     q: Annotated[
@@ -40,18 +39,14 @@ async def search(
     refused = refusal(q)
     if refused is not None:
         return SearchRead(query=q, customers=[], refused=True, reason=refused)
-
-    def run() -> SearchRead:
-        with services.db.read() as session:
-            matches = search_customers(
-                session,
-                query=q,
-                encoder=services.encoder,
-                store=services.store,
-                since=since,
-                until=until,
-                limit=limit,
-            )
-        return SearchRead(query=q, customers=[CustomerMatchRead(**asdict(m)) for m in matches])
-
-    return await run_in_threadpool(run)
+    with services.db.read() as session:
+        matches = search_customers(
+            session,
+            query=q,
+            encoder=services.encoder,
+            store=services.store,
+            since=since,
+            until=until,
+            limit=limit,
+        )
+    return SearchRead(query=q, customers=[CustomerMatchRead(**asdict(m)) for m in matches])

@@ -6,9 +6,8 @@ from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, Request, Response, status
-from fastapi.concurrency import run_in_threadpool
 
-from api.deps import DatabaseDep, ServicesDep, SettingsDep, WebhookKey, wake_outbox
+from api.deps import DatabaseDep, RawBody, ServicesDep, SettingsDep, WebhookKey, wake_outbox
 from api.schemas import ContactLearned, MessageAccepted, OrderAccepted, WebhookIgnored
 from chat_ingest.adapters.chatwoot import ChatwootMessage, Ignored, parse_chatwoot_event
 from chat_ingest.adapters.shopify import (
@@ -19,7 +18,6 @@ from chat_ingest.adapters.shopify import (
 )
 from chat_ingest.errors import InvalidInput
 from chat_ingest.platforms import (
-    ChatwootStored,
     store_chatwoot_contact,
     store_chatwoot_message,
     store_shopify_order,
@@ -53,41 +51,36 @@ def _json(body: bytes) -> Any:
     response_model=MessageAccepted | ContactLearned | WebhookIgnored,
     openapi_extra=_ANY_JSON,
 )
-async def chatwoot(
-    request: Request, services: ServicesDep, key: WebhookKey, response: Response
+def chatwoot(
+    request: Request, services: ServicesDep, key: WebhookKey, body: RawBody, response: Response
 ) -> MessageAccepted | ContactLearned | WebhookIgnored:
     """Chatwoot's `message_created` event (202), stored under its conversation's customer;
     `contact_updated` (200) teaches the profile we hold of the contact its email, merging
     profiles found to be one person; private notes and other events are ignored (200)."""
-    parsed = parse_chatwoot_event(_json(await request.body()))
+    parsed = parse_chatwoot_event(_json(body))
     if isinstance(parsed, Ignored):
         response.status_code = status.HTTP_200_OK
         return WebhookIgnored(ignored=parsed.reason)
     actor = f"chatwoot webhook, key {key.name} (#{key.id})"
-
-    def store() -> ChatwootStored:
-        with services.db.write() as session:
-            if isinstance(parsed, ChatwootMessage):
-                stored = store_chatwoot_message(
-                    session, parsed=parsed, actor=actor, store=services.store
-                )
-            else:
-                stored = store_chatwoot_contact(
-                    session, parsed=parsed, actor=actor, store=services.store
-                )
-        # After the commit, and on every event of the customer: points of a profile merged
-        # into them move now, or on a later event if this fails or the process stops first
-        # (idempotent). The event itself is committed either way, and answered as such.
-        if stored.customer_id is not None:
-            try:
-                move_merged_vectors(
-                    db=services.db, store=services.store, customer_id=stored.customer_id
-                )
-            except Exception:
-                log.exception("moving a merged profile's vectors failed; retried on a later event")
-        return stored
-
-    stored = await run_in_threadpool(store)
+    with services.db.write() as session:
+        if isinstance(parsed, ChatwootMessage):
+            stored = store_chatwoot_message(
+                session, parsed=parsed, actor=actor, store=services.store
+            )
+        else:
+            stored = store_chatwoot_contact(
+                session, parsed=parsed, actor=actor, store=services.store
+            )
+    # After the commit, and on every event of the customer: points of a profile merged into
+    # them move now, or on a later event if this fails or the process stops first
+    # (idempotent). The event itself is committed either way, and answered as such.
+    if stored.customer_id is not None:
+        try:
+            move_merged_vectors(
+                db=services.db, store=services.store, customer_id=stored.customer_id
+            )
+        except Exception:
+            log.exception("moving a merged profile's vectors failed; retried on a later event")
     if any(merge.drafts_withdrawn for merge in stored.merges):
         wake_outbox(request)
     if stored.message is not None:
@@ -104,14 +97,18 @@ async def chatwoot(
     response_model=OrderAccepted | WebhookIgnored,
     openapi_extra=_ANY_JSON,
 )
-async def shopify_orders(
-    request: Request, db: DatabaseDep, settings: SettingsDep, _: WebhookKey, response: Response
+def shopify_orders(
+    request: Request,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    _: WebhookKey,
+    body: RawBody,
+    response: Response,
 ) -> OrderAccepted | WebhookIgnored:
     """Shopify's `orders/create`, `orders/updated` and `orders/cancelled` (by `X-Shopify-Topic`;
     none means `orders/create`): a new order is stored (201), a known one takes the status of a
     newer version (200); other topics are answered 200 and not stored. Signed with
     `X-Shopify-Hmac-Sha256` when a secret is set."""
-    body = await request.body()
     secret = reveal(settings.shopify_webhook_secret)
     if secret:
         verify_shopify_signature(
@@ -122,12 +119,8 @@ async def shopify_orders(
         response.status_code = status.HTTP_200_OK
         return WebhookIgnored(ignored=f"topic {topic!r} does not carry an order")
     parsed = parse_shopify_order(_json(body), topic=topic)
-
-    def store() -> OrderAccepted:
-        with db.write() as session:
-            return OrderAccepted(**asdict(store_shopify_order(session, parsed=parsed)))
-
-    accepted = await run_in_threadpool(store)
+    with db.write() as session:
+        accepted = OrderAccepted(**asdict(store_shopify_order(session, parsed=parsed)))
     if accepted.duplicate:
         response.status_code = status.HTTP_200_OK
     if accepted.drafts_withdrawn:
