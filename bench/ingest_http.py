@@ -20,13 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+# Run as a script, bench/ is on the path: its sibling holds the shared helpers.
+from _net import free_port
+
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_server(home: Path, port: int) -> tuple[subprocess.Popen[bytes], str]:

@@ -36,7 +36,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -49,6 +48,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+# Run as a script, bench/ is on the path: its sibling holds the shared helpers.
+from _net import free_port
 
 import engine
 
@@ -213,13 +215,6 @@ def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     rank = max(1, min(len(ordered), math.ceil(share * len(ordered))))
     return ordered[rank - 1]
-
-
-def free_port() -> int:
-    """A TCP port free on the loopback interface right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def cli(env: dict[str, str], *args: str, as_json: bool = True) -> Any:

@@ -5,7 +5,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any, ClassVar
 
@@ -14,13 +14,13 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from api.app import create_app
-from api.demo import SAMPLE_DIR
+from cli.demo import SAMPLE_DIR
 from engine.outbox import signature_matches
 from engine.runtime import Services
 from engine.settings import Settings
+from tests.builders import AS_OF
 
 Headers = dict[str, dict[str, str]]
-AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 SAMPLE_VOICE = json.loads((SAMPLE_DIR / "voice.json").read_text(encoding="utf-8"))
 
 

@@ -10,7 +10,6 @@ import hmac
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,16 +20,10 @@ from api.app import create_app
 from engine.db import Database
 from engine.models import utcnow
 from engine.settings import Settings
+from tests.webhook_payloads import payload_file
 
 Headers = dict[str, dict[str, str]]
 ROUTE = "/v1/webhooks/shopify/orders"
-PAYLOADS = Path(__file__).parents[1] / "chat_ingest" / "payloads"
-
-
-def payload(name: str) -> dict[str, Any]:
-    """A fresh copy of one of the Shopify bodies the adapter tests also use."""
-    loaded: dict[str, Any] = json.loads((PAYLOADS / name).read_text())
-    return loaded
 
 
 def post(
@@ -53,7 +46,7 @@ def test_a_pos_sale_without_a_customer_is_stored_not_refused(
     client: TestClient, auth: Headers
 ) -> None:
     """Was 422 for ever (Shopify retried the same body): now 201, then 200 on the retry."""
-    body = payload("orders_create_pos_without_customer.json")
+    body = payload_file("orders_create_pos_without_customer.json")
     first = post(client, auth, body)
     again = post(client, auth, body)
     assert first.status_code == 201, first.text
@@ -70,7 +63,7 @@ def test_a_pos_sale_without_a_customer_is_stored_not_refused(
 def test_a_guest_draft_order_with_a_custom_item_is_stored(
     client: TestClient, auth: Headers
 ) -> None:
-    response = post(client, auth, payload("orders_create_draft_guest.json"))
+    response = post(client, auth, payload_file("orders_create_draft_guest.json"))
     assert response.status_code == 201, response.text
     assert response.json()["customer_id"] == "dana.reyes@example.com"
     context = client.get(
@@ -85,7 +78,7 @@ def test_the_test_notification_is_acknowledged_as_a_test_order(
 ) -> None:
     """The body "Send test notification" posts for all three topics."""
     for topic in ("orders/create", "orders/updated", "orders/cancelled"):
-        response = post(client, auth, payload("orders_test_notification.json"), topic)
+        response = post(client, auth, payload_file("orders_test_notification.json"), topic)
         assert response.status_code in (200, 201), response.text
         assert response.json()["status"] == "test"
 
@@ -101,7 +94,7 @@ def test_a_topic_that_carries_no_order_is_answered_200_and_not_stored(
 
 
 def test_a_body_without_a_topic_is_an_orders_create(client: TestClient, auth: Headers) -> None:
-    response = post(client, auth, payload("orders_create_2024_subscribed.json"), topic=None)
+    response = post(client, auth, payload_file("orders_create_2024_subscribed.json"), topic=None)
     assert response.status_code == 201 and response.json()["status"] == "placed"
 
 
@@ -111,7 +104,7 @@ def test_a_cancelled_order_loses_its_post_purchase_draft_and_counts_nowhere(
     """orders/create, a post-purchase campaign, then orders/cancelled on the same route: the
     waiting draft is withdrawn (its history says by whom and why), the order leaves the
     customer's context, and no post-purchase step is due any more."""
-    body = recent(payload("orders_create_2024_subscribed.json"), days_ago=1.5)
+    body = recent(payload_file("orders_create_2024_subscribed.json"), days_ago=1.5)
     assert post(client, auth, body).status_code == 201
     run = client.post("/v1/campaigns/post_purchase/run", json={}, headers=auth["marketer"])
     assert run.json()["created"] == 1, run.text
@@ -139,7 +132,7 @@ def test_a_cancelled_order_loses_its_post_purchase_draft_and_counts_nowhere(
 def test_a_refund_reported_by_orders_updated_takes_the_order_out(
     client: TestClient, auth: Headers
 ) -> None:
-    body = recent(payload("orders_create_2024_subscribed.json"), days_ago=2)
+    body = recent(payload_file("orders_create_2024_subscribed.json"), days_ago=2)
     post(client, auth, body)
     later = (datetime.fromisoformat(body["updated_at"]) + timedelta(hours=3)).isoformat()
     refund = body | {"financial_status": "refunded", "updated_at": later}
@@ -151,7 +144,7 @@ def test_a_refund_reported_by_orders_updated_takes_the_order_out(
 def test_a_new_shopify_subscriber_gets_a_welcome_draft(client: TestClient, auth: Headers) -> None:
     """Shopify's subscribed consent sets consent and the subscription date: a welcome
     campaign run right after the webhook drafts their welcome."""
-    body = recent(payload("orders_create_2024_subscribed.json"), days_ago=0.01)
+    body = recent(payload_file("orders_create_2024_subscribed.json"), days_ago=0.01)
     body["customer"]["email_marketing_consent"]["consent_updated_at"] = body["created_at"]
     assert post(client, auth, body).status_code == 201
     run = client.post("/v1/campaigns/welcome/run", json={}, headers=auth["marketer"])
@@ -175,7 +168,7 @@ def signed_client(settings: Settings, db: Database) -> Iterator[TestClient]:
 
 def test_every_topic_is_signed(signed_client: TestClient, auth: Headers) -> None:
     """The signature is checked before the topic: an unsigned ignored topic is still 401."""
-    body = json.dumps(payload("orders_create_pos_without_customer.json")).encode()
+    body = json.dumps(payload_file("orders_create_pos_without_customer.json")).encode()
     headers = {**auth["ingest"], "content-type": "application/json"}
     for topic in ("orders/cancelled", "orders/delete"):
         unsigned = signed_client.post(

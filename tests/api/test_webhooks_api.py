@@ -5,7 +5,6 @@ import hashlib
 import hmac
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from engine.db import Database
 from engine.models import Conversation, Customer, CustomerMerge, Fact, Message, Order
 from engine.runtime import Services
 from engine.settings import Settings
+from tests.webhook_payloads import payload_file
 
 Headers = dict[str, dict[str, str]]
 
@@ -160,14 +160,12 @@ def test_chatwoot_unknown_message_type_is_422(client: TestClient, auth: Headers)
 
 
 # Chatwoot webhook bodies built from Chatwoot's documented shapes: the README there says which.
-PAYLOADS = Path(__file__).parents[1] / "chat_ingest" / "payloads"
 CHATWOOT = "/v1/webhooks/chatwoot"
 
 
 def chatwoot_payload(name: str, **changes: Any) -> dict[str, Any]:
     """A Chatwoot body from tests/chat_ingest/payloads, with top-level changes."""
-    payload: dict[str, Any] = json.loads((PAYLOADS / name).read_text())
-    return payload | changes
+    return payload_file(name) | changes
 
 
 def visitor_says(text: str) -> dict[str, Any]:

@@ -1,9 +1,6 @@
 """Chatwoot `message_created` webhooks mapped to our messages, or ignored, or refused."""
 
-import copy
-import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,66 +13,7 @@ from chat_ingest.adapters.chatwoot import (
 )
 from chat_ingest.errors import InvalidInput
 from chat_ingest.schemas import MAX_ACCEPTED_CHARS, MAX_MESSAGE_CHARS, MessageCreate
-
-PAYLOADS = Path(__file__).parent / "payloads"
-
-# The `message_created` payload as Chatwoot documents it.
-_DOCUMENTED: dict[str, Any] = {
-    "event": "message_created",
-    "id": 118,
-    "content": "hi",
-    "created_at": "2021-07-23T18:02:48.000Z",
-    "message_type": "incoming",
-    "content_type": "text",
-    "private": False,
-    "content_attributes": {},
-    "source_id": None,
-    "sender": {"id": 14, "name": "Jane Doe", "type": "contact"},
-    "inbox": {"id": 1, "name": "Acme Support"},
-    "conversation": {
-        "id": 10,
-        "inbox_id": 1,
-        "channel": "Channel::WebWidget",
-        "status": "open",
-        "meta": {
-            "sender": {
-                "id": 14,
-                "name": "Jane Doe",
-                "email": "jane@acme.test",
-                "identifier": None,
-                "phone_number": None,
-                "type": "contact",
-            },
-            "assignee": {
-                "id": 1,
-                "name": "Sam Agent",
-                "available_name": "Sam Agent",
-                "email": "sam@acme.test",
-                "role": "administrator",
-            },
-        },
-        "messages": [
-            {
-                "id": 118,
-                "content": "hi",
-                "account_id": 1,
-                "inbox_id": 1,
-                "conversation_id": 10,
-                "message_type": 0,
-                "created_at": 1627063368,
-                "private": False,
-                "sender_type": "Contact",
-                "sender_id": 14,
-            }
-        ],
-    },
-    "account": {"id": 1, "name": "Acme Inc"},
-}
-
-
-def documented_payload() -> dict[str, Any]:
-    """A fresh copy of Chatwoot's documented `message_created` payload."""
-    return copy.deepcopy(_DOCUMENTED)
+from tests.webhook_payloads import DOCUMENTED_CHATWOOT_MESSAGE, documented_payload, payload_file
 
 
 def parsed(payload: Any) -> ChatwootMessage:
@@ -382,14 +320,7 @@ def test_non_object_payload_is_refused(payload: Any) -> None:
 def test_parsing_does_not_change_the_payload() -> None:
     payload = documented_payload()
     parse_chatwoot_event(payload)
-    assert payload == _DOCUMENTED
-
-
-def payload_file(name: str) -> dict[str, Any]:
-    """A Chatwoot webhook body from tests/chat_ingest/payloads (README.md there says which
-    documented shape each follows)."""
-    data: dict[str, Any] = json.loads((PAYLOADS / name).read_text())
-    return data
+    assert payload == DOCUMENTED_CHATWOOT_MESSAGE
 
 
 def test_the_documented_sample_of_a_visitor_without_email_is_a_provisional_contact() -> None:

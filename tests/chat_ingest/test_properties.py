@@ -25,8 +25,6 @@ from json_strategies import JSON_VALUES, Path_, dumps, outcome
 from json_strategies import near_valid as near_valid_with
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, inspect, select
-from test_chatwoot_adapter import documented_payload
-from test_shopify_adapter import documented_order
 
 from api.schemas import TrackerCreate
 from chat_ingest.adapters.chatwoot import (
@@ -57,6 +55,7 @@ from engine.db import Database
 from engine.errors import ConflictError, EngineError
 from engine.models import Base, Conversation, Customer, Message, Order, OrderItem, Product
 from engine.settings import Settings
+from tests.webhook_payloads import documented_order, documented_payload
 
 PROPERTY = settings(max_examples=100, deadline=None)
 STORING = settings(max_examples=30, deadline=None)

@@ -8,7 +8,6 @@ import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,69 +20,9 @@ from chat_ingest.adapters.shopify import (
     verify_shopify_signature,
 )
 from chat_ingest.errors import InvalidInput, SignatureError
-
-PAYLOADS = Path(__file__).parent / "payloads"
-
-# The `orders/create` payload as Shopify documents it (trimmed to what matters, plus noise).
-_DOCUMENTED: dict[str, Any] = {
-    "id": 820982911946154508,
-    "admin_graphql_api_id": "gid://shopify/Order/820982911946154508",
-    "email": "jon@example.com",
-    "created_at": "2026-10-05T12:00:00-04:00",
-    "currency": "USD",
-    "total_price": "199.65",
-    "subtotal_price": "189.65",
-    "financial_status": "voided",
-    "name": "#9999",
-    "customer": {
-        "id": 115310627314723954,
-        "email": "john@example.com",
-        "first_name": "John",
-        "last_name": "Smith",
-        "state": "disabled",
-        "email_marketing_consent": {
-            "state": "subscribed",
-            "opt_in_level": "single_opt_in",
-            "consent_updated_at": None,
-        },
-    },
-    "line_items": [
-        {
-            "id": 487817672276298554,
-            "variant_id": 808950810,
-            "product_id": 632910392,
-            "title": "IPod Nano - 8GB",
-            "name": "IPod Nano - 8GB - Pink",
-            "sku": "IPOD2008PINK",
-            "quantity": 1,
-            "price": "99.00",
-            "vendor": None,
-            "product_type": "Cult Products",
-            "requires_shipping": True,
-            "taxable": True,
-            "gift_card": False,
-        },
-        {
-            "id": 976318377106520349,
-            "variant_id": 457924702,
-            "product_id": 632910393,
-            "title": "IPod Touch 8GB",
-            "name": "IPod Touch 8GB - Black",
-            "sku": "IPOD2009BLACK",
-            "quantity": 2,
-            "price": "45.33",
-            "vendor": "Apple",
-            "product_type": "",
-        },
-    ],
-}
+from tests.webhook_payloads import DOCUMENTED_SHOPIFY_ORDER, documented_order, payload_file
 
 SECRET = "hush-shopify-secret"
-
-
-def documented_order() -> dict[str, Any]:
-    """A fresh copy of Shopify's documented `orders/create` payload."""
-    return copy.deepcopy(_DOCUMENTED)
 
 
 def refused(payload: Any) -> InvalidInput:
@@ -91,12 +30,6 @@ def refused(payload: Any) -> InvalidInput:
     with pytest.raises(InvalidInput) as caught:
         parse_shopify_order(payload)
     return caught.value
-
-
-def payload(name: str) -> dict[str, Any]:
-    """One of the Shopify bodies in tests/chat_ingest/payloads (see its README for sources)."""
-    loaded: dict[str, Any] = json.loads((PAYLOADS / name).read_text())
-    return loaded
 
 
 def sign(body: bytes, secret: str = SECRET) -> str:
@@ -229,7 +162,7 @@ def test_marketing_consent(consent_fields: dict[str, Any], expected: ShopifyCons
 def test_parsing_does_not_change_the_payload() -> None:
     payload = documented_order()
     parse_shopify_order(payload)
-    assert payload == _DOCUMENTED
+    assert payload == DOCUMENTED_SHOPIFY_ORDER
 
 
 # Orders Shopify sends that were refused with 422 for ever (item 1), and order status (item 4).
@@ -238,7 +171,7 @@ def test_parsing_does_not_change_the_payload() -> None:
 def test_a_pos_sale_without_a_customer_is_an_order_with_no_buyer() -> None:
     """A POS sale: no `customer` key, `"email": ""` (payloads/README.md). It maps to an order
     with no buyer, never a made-up customer; its tip line is no product but stays in the total."""
-    result = parse_shopify_order(payload("orders_create_pos_without_customer.json"))
+    result = parse_shopify_order(payload_file("orders_create_pos_without_customer.json"))
     assert result.customer is None and result.shopify_customer_id is None
     assert result.consent is None
     order = result.order
@@ -259,7 +192,7 @@ def test_a_pos_sale_without_a_customer_is_an_order_with_no_buyer() -> None:
 def test_a_guest_order_is_keyed_by_its_email() -> None:
     """A completed draft order for a guest: `"customer": null`, the email on the order. The
     buyer is a customer keyed by the email lower-cased, with the email as given."""
-    result = parse_shopify_order(payload("orders_create_draft_guest.json"))
+    result = parse_shopify_order(payload_file("orders_create_draft_guest.json"))
     assert result.shopify_customer_id is None
     buyer = result.customer
     assert buyer is not None
@@ -283,7 +216,7 @@ def test_a_guest_order_is_keyed_by_its_email() -> None:
     [("email", "Guest@Example.com"), ("contact_email", "Guest@Example.com")],
 )
 def test_a_guest_email_comes_from_the_order_email_or_contact_email(field: str, value: str) -> None:
-    body = payload("orders_create_pos_without_customer.json")
+    body = payload_file("orders_create_pos_without_customer.json")
     body["email"], body["contact_email"] = "", None
     body[field] = value
     buyer = parse_shopify_order(body).customer
@@ -300,7 +233,7 @@ def test_a_customer_object_without_an_id_is_a_guest_with_its_email() -> None:
 
 def test_a_line_without_sku_keeps_the_variant_key_and_is_a_product() -> None:
     """A real delivery (API 2025-01): a variant with no SKU comes as `"sku": ""`."""
-    items = parse_shopify_order(payload("orders_create_empty_sku.json")).order.items
+    items = parse_shopify_order(payload_file("orders_create_empty_sku.json")).order.items
     assert [(i.sku, i.is_product) for i in items] == [
         ("5905884494769", True),
         ("shopify-variant:41899282661450", True),
@@ -326,7 +259,7 @@ def test_the_key_of_a_line_that_is_no_product_is_stable() -> None:
 def test_the_test_notification_is_a_test_order_of_a_customer_without_consent_fields() -> None:
     """The body "Send test notification" posts for orders/create, orders/updated and
     orders/cancelled (API 2025-01 on; payloads/README.md): stored as a test order."""
-    result = parse_shopify_order(payload("orders_test_notification.json"))
+    result = parse_shopify_order(payload_file("orders_test_notification.json"))
     assert result.order.order_id == "shopify:820982911946154508"
     assert result.order.status == "test"
     assert result.updated_at == datetime(2022, 1, 1, 0, 0, tzinfo=UTC)
@@ -353,14 +286,14 @@ def test_the_test_notification_is_a_test_order_of_a_customer_without_consent_fie
     ],
 )
 def test_order_status_from_the_payload(changes: dict[str, Any], status: str) -> None:
-    body = payload("orders_create_2024_subscribed.json")
+    body = payload_file("orders_create_2024_subscribed.json")
     body.update(changes)
     assert parse_shopify_order(body).order.status == status
 
 
 def test_a_2024_order_carries_the_customers_consent_and_shopifys_update_time() -> None:
     """API 2022-04 .. 2024-10: customer.email_marketing_consent with consent_updated_at."""
-    result = parse_shopify_order(payload("orders_create_2024_subscribed.json"))
+    result = parse_shopify_order(payload_file("orders_create_2024_subscribed.json"))
     assert result.consent == ShopifyConsent(
         subscribed=True, at=datetime(2026, 11, 18, 9, 15, 1, tzinfo=UTC)
     )
@@ -382,14 +315,14 @@ def test_buyer_accepts_marketing_counts_at_checkout_only(
     """API 2025-01 on, the order's customer carries no consent: the box ticked at checkout
     (`buyer_accepts_marketing`) subscribes, read from orders/create only (a later update of an
     old order repeats it long after the buyer may have unsubscribed)."""
-    body = payload("orders_create_empty_sku.json")
+    body = payload_file("orders_create_empty_sku.json")
     assert parse_shopify_order(body, topic=topic).consent == expected
     body["buyer_accepts_marketing"] = False
     assert parse_shopify_order(body, topic=topic).consent is None
 
 
 def test_buyer_accepts_marketing_does_not_override_the_customers_own_state() -> None:
-    body = payload("orders_create_2024_subscribed.json")
+    body = payload_file("orders_create_2024_subscribed.json")
     body["customer"]["email_marketing_consent"]["state"] = "not_subscribed"
     assert body["buyer_accepts_marketing"] is True
     assert parse_shopify_order(body).consent is None

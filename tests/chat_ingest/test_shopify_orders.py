@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 from sqlalchemy import func, select
-from test_shopify_adapter import payload
 
 from chat_ingest.adapters.shopify import parse_shopify_order
 from chat_ingest.platforms import store_shopify_order
@@ -33,6 +32,7 @@ from engine.models import (
     utcnow,
 )
 from engine.outbox import deliver_due
+from tests.webhook_payloads import payload_file
 
 RECEIVER = "http://127.0.0.1:9/review"
 
@@ -93,7 +93,7 @@ def cancelled(body: dict[str, Any], *, after: timedelta = timedelta(hours=2)) ->
 def test_a_pos_sale_without_a_customer_is_stored_with_no_buyer(db: Database) -> None:
     """No `customer` key and `"email": ""`: stored, under no customer (none is made up); a
     retry of the same body is a duplicate, not a 422 for ever."""
-    body = payload("orders_create_pos_without_customer.json")
+    body = payload_file("orders_create_pos_without_customer.json")
     first = store(db, body)
     again = store(db, body)
     assert (first.customer_id, first.duplicate, first.status) == (None, False, "placed")
@@ -116,7 +116,7 @@ def test_a_pos_sale_without_a_customer_is_stored_with_no_buyer(db: Database) -> 
 def test_a_guest_order_creates_a_customer_keyed_by_the_email(db: Database) -> None:
     """ "customer": null with the email on the order: a new customer keyed by the email
     lower-cased, without consent; their custom item is in the spend, never a product."""
-    stored = store(db, payload("orders_create_draft_guest.json"))
+    stored = store(db, payload_file("orders_create_draft_guest.json"))
     assert stored.customer_id == "dana.reyes@example.com"
     guest = row(db, Customer, "dana.reyes@example.com")
     assert (guest.email, guest.signup_source, guest.marketing_consent) == (
@@ -137,7 +137,7 @@ def test_a_guest_order_creates_a_customer_keyed_by_the_email(db: Database) -> No
 def test_a_guest_order_joins_the_customer_with_that_email(db: Database) -> None:
     """The customer we know by that email, whatever its case, gets the order."""
     known(db, "cus_77", email="dana.reyes@example.com", signup_source="website")
-    stored = store(db, payload("orders_create_draft_guest.json"))
+    stored = store(db, payload_file("orders_create_draft_guest.json"))
     assert stored.customer_id == "cus_77"
     assert row(db, Customer, "cus_77").signup_source == "website"  # their record is theirs
     with db.read() as session:
@@ -147,15 +147,15 @@ def test_a_guest_order_joins_the_customer_with_that_email(db: Database) -> None:
 def test_a_later_shopify_customer_with_the_guests_email_is_the_same_customer(
     db: Database,
 ) -> None:
-    store(db, payload("orders_create_draft_guest.json"))
-    body = payload("orders_create_2024_subscribed.json")
+    store(db, payload_file("orders_create_draft_guest.json"))
+    body = payload_file("orders_create_2024_subscribed.json")
     body["customer"]["email"] = body["email"] = "dana.reyes@example.com"
     assert store(db, body).customer_id == "dana.reyes@example.com"
 
 
 def test_a_variant_without_a_sku_is_still_a_product(db: Database) -> None:
     """A real delivery's `"sku": ""` line: keyed by its variant, learned as a product."""
-    store(db, payload("orders_create_empty_sku.json"))
+    store(db, payload_file("orders_create_empty_sku.json"))
     with db.read() as session:
         skus = set(session.scalars(select(Product.sku)))
     assert skus == {"5905884494769", "shopify-variant:41899282661450"}
@@ -167,7 +167,7 @@ def test_a_variant_without_a_sku_is_still_a_product(db: Database) -> None:
 def test_the_test_notification_is_stored_but_changes_nobody(db: Database) -> None:
     """ "Send test notification" (a test order, cancelled and voided): stored as `test`; it
     makes up no customer (its John Smith "accepts marketing"), learns no product."""
-    stored = store(db, payload("orders_test_notification.json"))
+    stored = store(db, payload_file("orders_test_notification.json"))
     assert (stored.status, stored.customer_id, stored.duplicate) == ("test", None, False)
     with db.read() as session:
         assert session.scalar(select(func.count()).select_from(Customer)) == 0
@@ -179,7 +179,7 @@ def test_a_test_order_of_a_known_customer_counts_nowhere(db: Database) -> None:
     no RFM, no post-purchase step, and their consent untouched."""
     known(db, "cus_1", email="john@example.com", marketing_consent=False)
     now = utcnow()
-    body = placed(payload("orders_test_notification.json"), days_ago=2, now=now)
+    body = placed(payload_file("orders_test_notification.json"), days_ago=2, now=now)
     body["test"] = True
     stored = store(db, body)
     assert (stored.status, stored.customer_id) == ("test", "cus_1")
@@ -202,9 +202,9 @@ def test_a_cancelled_order_withdraws_its_waiting_post_purchase_draft(db: Databas
     (audit row naming Shopify and why, `draft.withdrawn` to the review webhook receiver that
     holds it), and the order no longer counts; the customer's other drafts stay."""
     now = utcnow()
-    body = placed(payload("orders_create_2024_subscribed.json"), days_ago=1.5, now=now)
+    body = placed(payload_file("orders_create_2024_subscribed.json"), days_ago=1.5, now=now)
     store(db, body)
-    earlier = placed(payload("orders_create_2024_subscribed.json"), days_ago=20, now=now)
+    earlier = placed(payload_file("orders_create_2024_subscribed.json"), days_ago=20, now=now)
     earlier["id"] = 5512345678000
     store(db, earlier)
     kept = Draft(
@@ -272,7 +272,7 @@ def test_a_cancelled_order_withdraws_its_waiting_post_purchase_draft(db: Databas
 def test_an_older_update_arriving_late_does_not_undo_a_newer_one(db: Database) -> None:
     """Deliveries arrive out of order: the version Shopify changed last wins."""
     now = utcnow()
-    body = placed(payload("orders_create_2024_subscribed.json"), days_ago=3, now=now)
+    body = placed(payload_file("orders_create_2024_subscribed.json"), days_ago=3, now=now)
     store(db, cancelled(body), topic="orders/cancelled")  # arrives first
     late = store(db, body, topic="orders/updated")  # an older version, placed
     assert late.status == "cancelled"
@@ -285,7 +285,7 @@ def test_an_update_for_an_order_we_lack_stores_it(db: Database) -> None:
     """orders/updated before orders/create (or the create lost): the order is stored, and the
     create arriving afterwards (older) changes nothing."""
     now = utcnow()
-    body = placed(payload("orders_create_2024_subscribed.json"), days_ago=3, now=now)
+    body = placed(payload_file("orders_create_2024_subscribed.json"), days_ago=3, now=now)
     refunded = body | {
         "financial_status": "refunded",
         "updated_at": (now - timedelta(days=1)).isoformat(),
@@ -300,7 +300,7 @@ def test_an_update_for_an_order_we_lack_stores_it(db: Database) -> None:
 
 def test_a_partial_refund_keeps_the_order_a_purchase(db: Database) -> None:
     now = utcnow()
-    body = placed(payload("orders_create_2024_subscribed.json"), days_ago=3, now=now)
+    body = placed(payload_file("orders_create_2024_subscribed.json"), days_ago=3, now=now)
     store(db, body)
     partly = body | {
         "financial_status": "partially_refunded",
@@ -318,7 +318,7 @@ def test_a_new_shopify_subscriber_is_due_for_the_welcome_sequence(db: Database) 
     """`email_marketing_consent.state: subscribed` gives consent, and `consent_updated_at`
     dates the subscription: a welcome campaign run right after drafts their welcome."""
     now = utcnow()
-    body = placed(payload("orders_create_2024_subscribed.json"), days_ago=0.01, now=now)
+    body = placed(payload_file("orders_create_2024_subscribed.json"), days_ago=0.01, now=now)
     consented = now - timedelta(minutes=20)
     body["customer"]["email_marketing_consent"]["consent_updated_at"] = consented.isoformat()
     store(db, body)
@@ -334,7 +334,7 @@ def test_a_new_shopify_subscriber_is_due_for_the_welcome_sequence(db: Database) 
 
 def test_a_known_customer_matched_by_email_is_subscribed(db: Database) -> None:
     known(db, "cus_5", email="MIRA@example.com", marketing_consent=False)
-    assert store(db, payload("orders_create_2024_subscribed.json")).customer_id == "cus_5"
+    assert store(db, payload_file("orders_create_2024_subscribed.json")).customer_id == "cus_5"
     mira = row(db, Customer, "cus_5")
     assert mira.marketing_consent is True
     assert mira.subscribed_at == datetime(2026, 11, 18, 9, 15, 1, tzinfo=UTC)
@@ -343,7 +343,7 @@ def test_a_known_customer_matched_by_email_is_subscribed(db: Database) -> None:
 def test_a_checkout_subscriber_of_api_2025_is_subscribed_at_the_order(db: Database) -> None:
     """API 2025-01 on, the order's customer has no consent fields: the box ticked at checkout
     (`buyer_accepts_marketing`) on orders/create subscribes them as of the order."""
-    store(db, payload("orders_create_empty_sku.json"))
+    store(db, payload_file("orders_create_empty_sku.json"))
     buyer = row(db, Customer, "shopify:8094839668810")
     assert buyer.marketing_consent is True
     assert buyer.subscribed_at == datetime(2026, 11, 16, 18, 9, 48, tzinfo=UTC)
@@ -353,11 +353,11 @@ def test_not_subscribed_changes_nothing_for_a_known_customer(db: Database) -> No
     """`not_subscribed` (and pending, invalid, redacted) gives a new customer no consent and
     leaves a known one as they were: it is not an unsubscribe."""
     known(db, "shopify:7012345678901", email="mira@example.com", marketing_consent=True)
-    body = payload("orders_create_2024_subscribed.json")
+    body = payload_file("orders_create_2024_subscribed.json")
     body["customer"]["email_marketing_consent"]["state"] = "not_subscribed"
     store(db, body)
     assert row(db, Customer, "shopify:7012345678901").marketing_consent is True
-    other = payload("orders_create_2024_subscribed.json")
+    other = payload_file("orders_create_2024_subscribed.json")
     other["customer"] |= {"id": 7012345678999, "email": "new@example.com"}
     other["customer"]["email_marketing_consent"]["state"] = "pending"
     other["id"] = 5512345678999
@@ -368,7 +368,7 @@ def test_not_subscribed_changes_nothing_for_a_known_customer(db: Database) -> No
 def test_a_later_unsubscribed_withdraws_consent_and_waiting_drafts(db: Database) -> None:
     """As every route does: consent off, the waiting welcome draft withdrawn."""
     now = utcnow()
-    body = placed(payload("orders_create_2024_subscribed.json"), days_ago=0.5, now=now)
+    body = placed(payload_file("orders_create_2024_subscribed.json"), days_ago=0.5, now=now)
     body["customer"]["email_marketing_consent"]["consent_updated_at"] = body["created_at"]
     store(db, body)
     run_campaign(db, drafter=TemplateDrafter(), kind="welcome", as_of=now, actor="t")
@@ -394,13 +394,13 @@ def test_a_later_unsubscribed_withdraws_consent_and_waiting_drafts(db: Database)
 def test_an_unsubscribe_newer_than_the_shopify_consent_stands(db: Database) -> None:
     """Someone who unsubscribed with us after Shopify's `consent_updated_at` is never
     subscribed again by that (older) consent; a newer subscription does subscribe them."""
-    body = payload("orders_create_2024_subscribed.json")
+    body = payload_file("orders_create_2024_subscribed.json")
     store(db, body)
     with db.write() as session:
         unsubscribe(session, customer_id="shopify:7012345678901", actor="ops")
     store(db, body | {"id": 5512345678002})  # the same (older) consent, on another order
     assert row(db, Customer, "shopify:7012345678901").marketing_consent is False
-    later = payload("orders_create_2024_subscribed.json")
+    later = payload_file("orders_create_2024_subscribed.json")
     later["id"] = 5512345678003
     later["customer"]["email_marketing_consent"]["consent_updated_at"] = (
         utcnow() + timedelta(minutes=1)
@@ -414,13 +414,13 @@ def test_an_unsubscribed_new_customer_is_not_subscribed_by_an_older_consent(
 ) -> None:
     """The unsubscribe of a new customer is kept with its time: an older "subscribed",
     delivered late, cannot subscribe them."""
-    body = payload("orders_create_2024_subscribed.json")
+    body = payload_file("orders_create_2024_subscribed.json")
     body["customer"]["email_marketing_consent"]["state"] = "unsubscribed"
     store(db, body)
     buyer = row(db, Customer, "shopify:7012345678901")
     assert buyer.marketing_consent is False
     assert buyer.unsubscribed_at == datetime(2026, 11, 18, 9, 15, 1, tzinfo=UTC)
-    older = payload("orders_create_2024_subscribed.json")
+    older = payload_file("orders_create_2024_subscribed.json")
     older["id"] = 5512345678004
     older["customer"]["email_marketing_consent"]["consent_updated_at"] = "2026-11-01T10:00:00+01:00"
     store(db, older)
@@ -431,7 +431,7 @@ def test_a_withdrawn_draft_the_receiver_never_got_is_never_sent(db: Database) ->
     """A draft the receiver was never sent is not sent at all once withdrawn (the outbox row
     goes), as with an unsubscribe."""
     now = utcnow()
-    body = placed(payload("orders_create_2024_subscribed.json"), days_ago=1.5, now=now)
+    body = placed(payload_file("orders_create_2024_subscribed.json"), days_ago=1.5, now=now)
     store(db, body)
     run_campaign(
         db,

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_store_congruence import DIMENSION, POINTS, make_point, query_vector
 
 from embeddings.store import EdgeStore, VectorPoint
+from tests.vector_points import DIMENSION, POINTS, make_point, query_vector
 
 GONE = "zq-purge-4471"
 # Their id, their message ids and a word only their payload holds.

@@ -4,7 +4,7 @@ failures that come back as DraftFailed."""
 
 import json
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -30,10 +30,10 @@ from engine.drafting.claude import (
 )
 from engine.drafting.voice import DEFAULT_GUIDE
 from engine.models import DraftKind
+from tests.builders import AS_OF
 
 # The settings' default model, which this SDK release warns is nearing end of life.
 
-AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 CATALOG = Catalog(
     products=(
         CatalogProduct(sku="G-1", name="Burr Grinder", category="grinders"),

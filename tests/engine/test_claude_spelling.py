@@ -8,13 +8,12 @@ from typing import Any
 import pytest
 from fake_anthropic import MODEL, FakeAnthropic, serve_fake_anthropic, tool_message
 from sqlalchemy import select
-from test_drafting_service import shop
-from test_lifecycle import AS_OF
 
 from engine.db import Database
 from engine.drafting.claude import build_claude_drafter
 from engine.drafting.service import run_campaign
 from engine.models import Draft
+from tests.builders import AS_OF, shop
 
 
 @pytest.fixture

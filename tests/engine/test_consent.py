@@ -9,9 +9,6 @@ from datetime import timedelta
 import httpx
 import pytest
 from sqlalchemy import select, update
-from test_drafting_service import fact, shop
-from test_erasure import converse
-from test_lifecycle import AS_OF, customer
 
 from chat_ingest.schemas import CustomerCreate
 from chat_ingest.service import upsert_customer
@@ -26,6 +23,7 @@ from engine.facts.optouts import ALL_MARKETING
 from engine.models import REVIEWABLE, Draft, DraftEvent, WebhookDelivery, utcnow
 from engine.outbox import deliver_due, signature_matches
 from engine.runtime import Services
+from tests.builders import AS_OF, converse, customer, fact, shop
 
 URL = "http://127.0.0.1:9/review"
 

@@ -1,7 +1,7 @@
 """The customer context: every field, the RFM and lifecycle edges, opt-out suppression, blocked
 counts, and that nothing said by agents or bots, or blocked by the gate, ever reaches it."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -22,8 +22,7 @@ from engine.db import Database
 from engine.errors import NotFoundError
 from engine.models import BlockedCandidate, Fact
 from engine.runtime import Services
-
-AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+from tests.builders import AS_OF
 
 
 def customer(db: Database, customer_id: str, **fields: Any) -> None:

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
-from test_lifecycle import AS_OF, chat, customer, order
 
 from engine.db import Database
 from engine.drafting.base import DraftContent, DraftFailed, DraftRequest, Evidence
@@ -15,30 +14,8 @@ from engine.drafting.review import get_draft, list_drafts
 from engine.drafting.service import NoConsentError, draft_one, run_campaign
 from engine.drafting.templates import TemplateDrafter
 from engine.errors import ConflictError, NotFoundError
-from engine.models import Draft, DraftEvent, Fact, Message, WebhookDelivery
-
-
-def fact(db: Database, customer_id: str, category: str, value: str, quote: str) -> int:
-    """A kept fact on the customer's first message (chat() must have run)."""
-    with db.write() as session:
-        message = session.scalars(
-            select(Message).where(Message.customer_id == customer_id).order_by(Message.id)
-        ).first()
-        assert message is not None
-        row = Fact(
-            customer_id=customer_id,
-            message_id=message.id,
-            category=category,
-            value=value,
-            quote=quote,
-            span_start=0,
-            span_end=len(quote),
-            said_at=message.sent_at,
-            extractor="test",
-        )
-        session.add(row)
-        session.flush()
-        return row.id
+from engine.models import Draft, DraftEvent, WebhookDelivery
+from tests.builders import AS_OF, chat, customer, fact, order, shop
 
 
 class ScriptedModel:
@@ -74,16 +51,6 @@ class ScriptedModel:
                 )
             )
         return outcomes
-
-
-def shop(db: Database) -> int:
-    """Two new subscribers (one with a stated fact), one without consent; returns the fact id."""
-    customer(db, "c1", subscribed_days_ago=1, first_name="Maya")
-    chat(db, "c1", days_ago=1)
-    fact_id = fact(db, "c1", "business", "small bakery", "I run a small bakery")
-    customer(db, "c2", subscribed_days_ago=2, first_name="Tom")
-    customer(db, "c3", subscribed_days_ago=1, marketing_consent=False)
-    return fact_id
 
 
 def test_a_campaign_drafts_everyone_due_once(db: Database) -> None:

@@ -10,14 +10,10 @@ import httpx
 import pytest
 from scans import haystack
 from sqlalchemy import func, select, text
-from test_lifecycle import AS_OF, customer, order
 
-from chat_ingest.schemas import TranscriptCreate
-from chat_ingest.service import store_transcript
 from embeddings.store import EdgeStore
 from engine.customers.context import build_context
 from engine.customers.erasure import forget_customer, vacuum_full_tables
-from engine.db import Database
 from engine.drafting.review import edit, list_drafts
 from engine.drafting.service import load_catalog, run_campaign
 from engine.drafting.templates import TemplateDrafter
@@ -26,6 +22,7 @@ from engine.errors import NotFoundError
 from engine.models import Erasure, Fact, Message, MessageIntent, WebhookDelivery, utcnow
 from engine.outbox import LEASE, SIGNATURE_HEADER, claim_due, deliver_due, signature_matches
 from engine.runtime import Services
+from tests.builders import AS_OF, converse, customer, order
 
 GONE = "zq-erase-7731"
 KEPT = "kept-1"
@@ -34,33 +31,6 @@ URL = "http://127.0.0.1:9/review"
 SECRET = "review-secret"
 # Words only the erased customer ever wrote, or that only their data holds.
 NEEDLES = [GONE, EMAIL, "marisol", "quetzalcoatl", "kilnwright", "867-5309"]
-
-
-def converse(
-    db: Database, customer_id: str, conversation_id: str, lines: list[tuple[str, str]]
-) -> None:
-    """Store one conversation of (role, text) turns, a day before AS_OF."""
-    sent = AS_OF - timedelta(days=1)
-    with db.write() as session:
-        store_transcript(
-            session,
-            transcript=TranscriptCreate.model_validate(
-                {
-                    "conversation_id": conversation_id,
-                    "customer_id": customer_id,
-                    "source": "widget",
-                    "messages": [
-                        {
-                            "id": f"{conversation_id}-{n}",
-                            "role": role,
-                            "text": text,
-                            "sent_at": (sent + timedelta(minutes=n)).isoformat(),
-                        }
-                        for n, (role, text) in enumerate(lines)
-                    ],
-                }
-            ),
-        )
 
 
 def populate(services: Services) -> None:

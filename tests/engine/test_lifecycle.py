@@ -1,84 +1,16 @@
 """Lifecycle triggers at their edges: the days each step is due on, consent, unsubscribes, chat
 opt-outs, and steps already drafted."""
 
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
-from typing import Any
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from chat_ingest.schemas import CustomerCreate, OrderCreate, TranscriptCreate
-from chat_ingest.service import store_order, store_transcript, upsert_customer
 from engine.customers.lifecycle import SEQUENCES, Due, due_customers, step_on
 from engine.db import Database
 from engine.facts.optouts import ALL_MARKETING
 from engine.models import Customer, Draft, Fact, Message
-
-AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-
-
-def customer(
-    db: Database, customer_id: str, *, subscribed_days_ago: float = 400, **extra: Any
-) -> None:
-    values = {
-        "id": customer_id,
-        "email": f"{customer_id}@example.com",
-        "first_name": "Ana",
-        "subscribed_at": (AS_OF - timedelta(days=subscribed_days_ago)).isoformat(),
-        "marketing_consent": True,
-    } | extra
-    with db.write() as session:
-        upsert_customer(session, customer=CustomerCreate.model_validate(values))
-
-
-def order(
-    db: Database, order_id: str, customer_id: str, *, days_ago: float, status: str = "placed"
-) -> None:
-    with db.write() as session:
-        store_order(
-            session,
-            order=OrderCreate.model_validate(
-                {
-                    "order_id": order_id,
-                    "customer_id": customer_id,
-                    "placed_at": (AS_OF - timedelta(days=days_ago)).isoformat(),
-                    "currency": "USD",
-                    "total": "20.00",
-                    "status": status,
-                    "items": [
-                        {
-                            "sku": "BEANS",
-                            "name": "House Beans",
-                            "category": "coffee",
-                            "quantity": 1,
-                            "unit_price": Decimal("20.00"),
-                        }
-                    ],
-                }
-            ),
-        )
-
-
-def chat(db: Database, customer_id: str, *, days_ago: float, role: str = "customer") -> None:
-    with db.write() as session:
-        store_transcript(
-            session,
-            transcript=TranscriptCreate.model_validate(
-                {
-                    "conversation_id": f"c-{customer_id}-{days_ago}-{role}",
-                    "customer_id": customer_id,
-                    "messages": [
-                        {
-                            "id": f"m-{customer_id}-{days_ago}-{role}",
-                            "role": role,
-                            "text": "hello there",
-                            "sent_at": (AS_OF - timedelta(days=days_ago)).isoformat(),
-                        }
-                    ],
-                }
-            ),
-        )
+from tests.builders import AS_OF, chat, customer, order
 
 
 def due(db: Database, kind: str, as_of: datetime = AS_OF) -> dict[str, Due]:

@@ -8,8 +8,6 @@ from datetime import datetime, timedelta
 import pytest
 from scans import haystack
 from sqlalchemy import UniqueConstraint, func, select
-from test_erasure import converse
-from test_lifecycle import AS_OF, customer, order
 
 from engine.customers.erasure import forget_customer
 from engine.customers.merge import customer_columns, merge_customers, move_merged_vectors
@@ -30,6 +28,7 @@ from engine.models import (
     Order,
 )
 from engine.runtime import Services
+from tests.builders import AS_OF, converse, customer, order
 
 SURVIVOR = "shop-4411"
 MERGED = "chatwoot-contact:7781"

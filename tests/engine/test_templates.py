@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -35,8 +35,8 @@ from engine.drafting.voice import DEFAULT_GUIDE, StoredVoiceGuide, VoiceChecks, 
 from engine.facts.gate import sensitive_spans
 from engine.facts.optouts import mentions
 from engine.models import DraftKind
+from tests.builders import AS_OF
 
-AS_OF = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 CATALOG = Catalog(
     products=tuple(
         CatalogProduct(sku=sku, name=name, category=category)
