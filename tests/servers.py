@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 
 
@@ -35,3 +36,13 @@ def running(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join()
+
+
+def recording_transport(received: list[httpx.Request]) -> httpx.MockTransport:
+    """An HTTP transport that answers 204 to every request and keeps each in `received`."""
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        received.append(request)
+        return httpx.Response(204)
+
+    return httpx.MockTransport(answer)

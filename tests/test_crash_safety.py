@@ -807,7 +807,7 @@ with httpx.Client(timeout=60, trust_env=False) as client:
 """
 
 
-def deliveries(db: Database) -> dict[int, WebhookDelivery]:
+def deliveries(db: Database) -> dict[int | None, WebhookDelivery]:
     """The outbox rows by draft id."""
     with db.read() as session:
         return {row.draft_id: row for row in session.scalars(select(WebhookDelivery))}

@@ -11,11 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from contexts import make_context
-from fake_anthropic import serve_fake_anthropic
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
-from servers import running
 
 from api.app import create_app
 from api.logs import MASK, mask_query_secrets
@@ -33,6 +30,9 @@ from engine.drafting.voice import DEFAULT_GUIDE
 from engine.outbox import deliver_due, signature_matches
 from engine.runtime import Services
 from engine.settings import Settings
+from tests.contexts import make_context
+from tests.fake_anthropic import serve_fake_anthropic
+from tests.servers import running
 
 Headers = dict[str, dict[str, str]]
 ANTHROPIC_KEY = "sk-ant-api03-NEVER-LOG-ME-0123456789"

@@ -21,8 +21,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from json_strategies import JSON_VALUES, Path_, dumps, outcome
-from json_strategies import near_valid as near_valid_with
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import func, inspect, select
 
@@ -55,6 +53,8 @@ from engine.db import Database
 from engine.errors import ConflictError, EngineError
 from engine.models import Base, Conversation, Customer, Message, Order, OrderItem, Product
 from engine.settings import Settings
+from tests.json_strategies import JSON_VALUES, Path_, dumps, outcome
+from tests.json_strategies import near_valid as near_valid_with
 from tests.webhook_payloads import documented_order, documented_payload
 
 PROPERTY = settings(max_examples=100, deadline=None)

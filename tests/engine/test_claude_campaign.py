@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fake_anthropic import MODEL, FakeAnthropic, serve_fake_anthropic, tool_message
 from sqlalchemy import select
 
 from engine.db import Database
@@ -16,6 +15,7 @@ from engine.drafting.review import get_draft
 from engine.drafting.service import run_campaign
 from engine.models import Draft
 from tests.builders import AS_OF, fact, shop
+from tests.fake_anthropic import MODEL, FakeAnthropic, serve_fake_anthropic, tool_message
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from contexts import kept_fact, make_context, opt_out_of, product_bought, recent_intent
-from fake_anthropic import MODEL, FakeAnthropic, serve_fake_anthropic, tool_message
 
 from engine.customers.context import CustomerContext, Rfm
 from engine.drafting.base import (
@@ -31,6 +29,8 @@ from engine.drafting.claude import (
 from engine.drafting.voice import DEFAULT_GUIDE
 from engine.models import DraftKind
 from tests.builders import AS_OF
+from tests.contexts import kept_fact, make_context, opt_out_of, product_bought, recent_intent
+from tests.fake_anthropic import MODEL, FakeAnthropic, serve_fake_anthropic, tool_message
 
 # The settings' default model, which this SDK release warns is nearing end of life.
 

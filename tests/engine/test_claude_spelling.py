@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from fake_anthropic import MODEL, FakeAnthropic, serve_fake_anthropic, tool_message
 from sqlalchemy import select
 
 from engine.db import Database
@@ -14,6 +13,7 @@ from engine.drafting.claude import build_claude_drafter
 from engine.drafting.service import run_campaign
 from engine.models import Draft
 from tests.builders import AS_OF, shop
+from tests.fake_anthropic import MODEL, FakeAnthropic, serve_fake_anthropic, tool_message
 
 
 @pytest.fixture

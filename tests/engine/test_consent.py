@@ -24,6 +24,7 @@ from engine.models import REVIEWABLE, Draft, DraftEvent, WebhookDelivery, utcnow
 from engine.outbox import deliver_due, signature_matches
 from engine.runtime import Services
 from tests.builders import AS_OF, converse, customer, fact, shop
+from tests.servers import recording_transport
 
 URL = "http://127.0.0.1:9/review"
 
@@ -49,9 +50,7 @@ def test_unsubscribing_withdraws_waiting_drafts_and_keeps_reviewed_ones(db: Data
     run_campaign(db, drafter=TemplateDrafter(), kind="welcome", as_of=AS_OF, actor="t")
     with db.write() as session:
         session.execute(
-            Draft.__table__.update()
-            .where(Draft.customer_id == "c4")
-            .values(status="needs_attention")
+            update(Draft).where(Draft.customer_id == "c4").values(status="needs_attention")
         )
     with db.write() as session:
         assert unsubscribe(session, customer_id="c2", actor="ops") == 1
@@ -154,9 +153,7 @@ def test_the_review_webhook_receiver_hears_of_withdrawn_drafts_it_holds(db: Data
     with db.read() as session:
         ids = {d.customer_id: d.id for d in list_drafts(session)}
     received: list[httpx.Request] = []
-    http = httpx.Client(
-        transport=httpx.MockTransport(lambda r: received.append(r) or httpx.Response(204))
-    )
+    http = httpx.Client(transport=recording_transport(received))
     # c2's draft reaches the receiver; c4's is still queued when c4 unsubscribes.
     with db.write() as session:
         session.execute(

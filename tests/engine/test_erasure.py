@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from scans import haystack
 from sqlalchemy import func, select, text
 
 from embeddings.store import EdgeStore
@@ -23,6 +22,8 @@ from engine.models import Erasure, Fact, Message, MessageIntent, WebhookDelivery
 from engine.outbox import LEASE, SIGNATURE_HEADER, claim_due, deliver_due, signature_matches
 from engine.runtime import Services
 from tests.builders import AS_OF, converse, customer, order
+from tests.scans import haystack
+from tests.servers import recording_transport
 
 GONE = "zq-erase-7731"
 KEPT = "kept-1"
@@ -242,9 +243,7 @@ def test_the_review_webhook_receiver_is_told_which_drafts_it_holds_are_erased(
     with their ids and nothing about the person; drafts of others are not named."""
     populate(services)
     received: list[httpx.Request] = []
-    http = httpx.Client(
-        transport=httpx.MockTransport(lambda r: received.append(r) or httpx.Response(204))
-    )
+    http = httpx.Client(transport=recording_transport(received))
     assert deliver_due(services.db, client=http, secret=SECRET).delivered > 0
     with services.db.read() as session:
         gone = sorted(d.id for d in list_drafts(session) if d.customer_id == GONE)

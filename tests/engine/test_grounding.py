@@ -3,12 +3,12 @@
 from datetime import UTC, datetime
 
 import pytest
-from contexts import kept_fact, make_context, opt_out_of, product_bought
 
 from engine.customers.context import CustomerContext, OptOut, Rfm
 from engine.drafting.base import Catalog, CatalogProduct, DraftContent, Evidence
 from engine.drafting.grounding import Problem, check_draft
 from engine.drafting.voice import DEFAULT_GUIDE
+from tests.contexts import kept_fact, make_context, opt_out_of, product_bought
 
 WHEN = datetime(2026, 11, 1, tzinfo=UTC)
 CATALOG = Catalog(

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from contexts import kept_fact, make_context, opt_out_of, product_bought, recent_intent
 
 from cli.evals import run_fact_eval
 from embeddings.encoder import Encoder
@@ -15,6 +14,7 @@ from engine.customers.context import CustomerContext, KeptFact, ProductBought, R
 from engine.evals.facts import Labelled, WordLeak, distinctive_words, score
 from engine.facts.extract import FactExtractor
 from engine.intents.model import IntentModel
+from tests.contexts import kept_fact, make_context, opt_out_of, product_bought, recent_intent
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 

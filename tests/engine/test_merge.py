@@ -6,7 +6,6 @@ records under the survivor, and erasing the survivor leaves nothing of either.""
 from datetime import datetime, timedelta
 
 import pytest
-from scans import haystack
 from sqlalchemy import UniqueConstraint, func, select
 
 from engine.customers.erasure import forget_customer
@@ -29,6 +28,7 @@ from engine.models import (
 )
 from engine.runtime import Services
 from tests.builders import AS_OF, converse, customer, order
+from tests.scans import haystack
 
 SURVIVOR = "shop-4411"
 MERGED = "chatwoot-contact:7781"

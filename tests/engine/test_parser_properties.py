@@ -14,9 +14,6 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from json_strategies import JSON_VALUES, Path_, outcome
-from json_strategies import dumps as shared_dumps
-from json_strategies import near_valid as near_valid_with
 from pydantic import ValidationError
 
 from engine.drafting.voice import InvalidVoiceGuide, VoiceGuide, parse_voice_guide
@@ -26,6 +23,9 @@ from engine.evals.intents import DatasetError, read_labelled
 from engine.evals.search import LabelledQuery, load_queries
 from engine.facts.gate import REASONS
 from engine.facts.rules import CATEGORIES
+from tests.json_strategies import JSON_VALUES, Path_, outcome
+from tests.json_strategies import dumps as shared_dumps
+from tests.json_strategies import near_valid as near_valid_with
 
 PROPERTY = settings(max_examples=100, deadline=None)
 

@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from contexts import kept_fact, make_context, opt_out_of, product_bought, recent_intent
 
 from engine.customers.context import (
     CustomerContext,
@@ -36,6 +35,7 @@ from engine.facts.gate import sensitive_spans
 from engine.facts.optouts import mentions
 from engine.models import DraftKind
 from tests.builders import AS_OF
+from tests.contexts import kept_fact, make_context, opt_out_of, product_bought, recent_intent
 
 CATALOG = Catalog(
     products=tuple(
