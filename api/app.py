@@ -13,9 +13,20 @@ from api.errors import install_error_handlers
 from api.logs import install_log_masking
 from api.middleware import BodyGuard
 from api.ratelimit import RateLimiter
-from api.routes import customers, drafting, ingest, intents, review, search, status, webhooks
+from api.routes import (
+    customers,
+    drafting,
+    email,
+    ingest,
+    intents,
+    review,
+    search,
+    status,
+    webhooks,
+)
 from api.schemas import ERROR_RESPONSES
 from chat_ingest.writer import MessageWriter
+from engine.email.sender import start_sender
 from engine.outbox import OutboxDeliverer
 from engine.runtime import BackgroundWorker, Services, build_drafter, build_services
 from engine.settings import Settings, origins, reveal
@@ -67,6 +78,8 @@ def create_app(
             app.state.outbox.start()
         if worker:
             worker.start()
+        # Approved drafts go out when EMAIL_TRANSPORT names a transport.
+        sender = start_sender(built.db, settings)
         try:
             yield
         finally:
@@ -75,6 +88,8 @@ def create_app(
                 worker.stop()
             if app.state.outbox:
                 app.state.outbox.stop()
+            if sender:
+                sender.stop()
             if services is None:  # what we built, we close; what was handed in, the caller does
                 built.close()
 
@@ -95,6 +110,6 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
-    for module in (ingest, webhooks, search, intents, customers, drafting, review, status):
+    for module in (ingest, webhooks, email, search, intents, customers, drafting, review, status):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     return app

@@ -1,11 +1,5 @@
 """Errors of the ingest package."""
 
-from engine.errors import EngineError, InvalidInput
+from engine.errors import InvalidInput, SignatureError
 
 __all__ = ["InvalidInput", "SignatureError"]
-
-
-class SignatureError(EngineError):
-    """A webhook whose signature is missing or does not match."""
-
-    code = "bad_signature"

@@ -60,6 +60,7 @@ def worker(
     import signal
     import threading
 
+    from engine.email.sender import start_sender
     from engine.outbox import OutboxDeliverer
     from engine.runtime import BackgroundWorker, build_services
 
@@ -85,11 +86,14 @@ def worker(
         )
         if outbox:
             outbox.start()
+        sender = start_sender(services.db, settings)
         err_console.print("worker running; Ctrl-C to stop")
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
         background.stop()
         if outbox:
             outbox.stop()
+        if sender:
+            sender.stop()
     finally:
         services.close()

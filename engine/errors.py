@@ -37,3 +37,9 @@ class InvalidInput(EngineError):
     def __str__(self) -> str:
         where = f"line {self.line}: " if self.line is not None else ""
         return f"{where}{self.field}: {self.message}" if self.field else f"{where}{self.message}"
+
+
+class SignatureError(EngineError):
+    """A webhook whose signature is missing or does not match."""
+
+    code = "bad_signature"

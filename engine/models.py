@@ -1,5 +1,6 @@
 """SQL tables: customers, conversations, messages, orders, products, API keys, intents, facts,
-voice guides, drafts and their audit trail, the review webhook outbox, merges and erasures."""
+voice guides, drafts and their audit trail, the review webhook outbox, merges and erasures, and
+for sending: flow entries (arms), the sending outbox, provider events and attributions."""
 
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -93,6 +94,10 @@ class Customer(Base):
     marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
+    # No email goes to a suppressed address (a hard bounce, repeated soft bounces); unlike an
+    # unsubscribe it is the address that fails, not the customer's wish.
+    suppressed_at: Mapped[datetime | None]
+    suppression_reason: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -314,7 +319,10 @@ DRAFT_KINDS: tuple[DraftKind, ...] = get_args(DraftKind)
 # A draft waits for a person (`pending_review`), or for a person to fix it (`needs_attention`:
 # it failed the grounding check); a reviewer approves or rejects it; a draft whose customer
 # withdrew consent before review is `withdrawn`.
-DraftStatus = Literal["pending_review", "needs_attention", "approved", "rejected", "withdrawn"]
+# An approved draft is `sent` once the email transport accepted it.
+DraftStatus = Literal[
+    "pending_review", "needs_attention", "approved", "rejected", "withdrawn", "sent"
+]
 DRAFT_STATUSES: tuple[DraftStatus, ...] = get_args(DraftStatus)
 # The statuses a reviewer can still act on (and consent withdraws).
 REVIEWABLE: tuple[DraftStatus, ...] = ("pending_review", "needs_attention")
@@ -451,3 +459,126 @@ class Erasure(Base):
     # Rows removed per table, and vectors removed from the store.
     removed: Mapped[dict[str, Any]] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Secret(Base):
+    """A key the product made for itself (the link-signing key), shared by every process."""
+
+    __tablename__ = "secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The arms of a campaign run: the personal draft, the same step's generic template (an A/B
+# run), or held out (no email; counted to show what the emails earned).
+Arm = Literal["personal", "generic", "holdout"]
+ARMS: tuple[Arm, ...] = get_args(Arm)
+
+
+class FlowEntry(Base):
+    """A customer entering a step of a flow in a campaign run: the arm, and the draft if any
+    (a held-out customer has none)."""
+
+    __tablename__ = "flow_entries"
+    __table_args__ = (
+        UniqueConstraint(
+            "customer_id",
+            "kind",
+            "step",
+            "anchor",
+            name="uq_flow_entries_customer_kind_step_anchor",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[DraftKind] = mapped_column(String(32))
+    step: Mapped[str] = mapped_column(String(32))
+    anchor: Mapped[str] = mapped_column(String(200))
+    arm: Mapped[Arm] = mapped_column(String(16))
+    draft_id: Mapped[int | None] = mapped_column(
+        ForeignKey("drafts.id", ondelete="CASCADE"), index=True
+    )
+    entered_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# A send is `pending` until the transport accepts it (`sent`); a sender claims it by pushing
+# its next attempt one lease ahead, so a sender that dies mid-send leaves it to be retried.
+# After too many failures it is `failed`; `withdrawn` when consent or the address was lost
+# before it went.
+SendState = Literal["pending", "sent", "failed", "withdrawn"]
+
+
+class EmailSend(Base):
+    """The sending outbox: one row per approved draft, with the Message-ID it goes out with."""
+
+    __tablename__ = "email_sends"
+    __table_args__ = (Index("ix_email_sends_state_next", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"), unique=True)
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    transport: Mapped[str] = mapped_column(String(16))
+    state: Mapped[SendState] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None] = mapped_column(index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+EmailEventName = Literal[
+    "delivered", "opened", "clicked", "bounced", "complained", "unsubscribed", "deferred", "dropped"
+]
+EMAIL_EVENTS: tuple[EmailEventName, ...] = get_args(EmailEventName)
+
+
+class EmailEvent(Base):
+    """What happened to a sent email, as its provider (or our click redirect) reported it; one
+    row per provider event id."""
+
+    __tablename__ = "email_events"
+    __table_args__ = (
+        UniqueConstraint("provider", "event_id", name="uq_email_events_provider_event_id"),
+        Index("ix_email_events_customer_event_at", "customer_id", "event", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str] = mapped_column(String(200))
+    event: Mapped[EmailEventName] = mapped_column(String(16))
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+    bounce: Mapped[str | None] = mapped_column(String(8))
+    machine: Mapped[bool] = mapped_column(Boolean, default=False)
+    url: Mapped[str | None] = mapped_column(Text)
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Attribution(Base):
+    """An order credited to the email that earned it (the last clicked within the click
+    window, else the last delivered within the delivered window); each order at most once."""
+
+    __tablename__ = "attributions"
+
+    order_id: Mapped[str] = mapped_column(
+        ForeignKey("orders.id", ondelete="CASCADE"), primary_key=True
+    )
+    draft_id: Mapped[int] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.id", ondelete="CASCADE"), index=True
+    )
+    rule: Mapped[str] = mapped_column(String(16))  # "click" or "delivered"
+    touched_at: Mapped[datetime]
+    attributed_at: Mapped[datetime] = mapped_column(default=utcnow)

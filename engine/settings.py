@@ -2,6 +2,7 @@
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,31 @@ class Settings(BaseSettings):
     max_body_bytes: int = 8 * 1024 * 1024
     # Browser origins allowed to call the API (comma-separated); none unless set.
     cors_origins: str | None = None
+    # Sending approved drafts: nothing is sent until the owner picks a transport.
+    email_transport: Literal["none", "smtp", "webhook"] = "none"
+    # smtp://user:pass@host:port (STARTTLS when offered) or smtps://... (implicit TLS).
+    smtp_url: SecretStr | None = None
+    email_from: str | None = None
+    email_reply_to: str | None = None
+    # The business's postal address, in every email's footer (anti-spam law); required to send.
+    business_address: str | None = None
+    # Where this server is reached from the internet: the base of unsubscribe and click links.
+    public_url: str | None = None
+    # The emails' call to action.
+    shop_url: str | None = None
+    track_clicks: bool = True
+    # Off: mail clients fetch images by themselves, so an open is a weak signal.
+    track_opens: bool = False
+    # The email providers' webhook keys (each checked when set).
+    sendgrid_webhook_public_key: str | None = None
+    postmark_webhook_user: str | None = None
+    postmark_webhook_password: SecretStr | None = None
+    mailgun_signing_key: SecretStr | None = None
+    email_webhook_secret: SecretStr | None = None
+    # An order is credited to the last email clicked within this many days, else the last one
+    # delivered within ATTRIBUTION_DELIVERED_DAYS.
+    attribution_click_days: int = Field(default=5, ge=0, le=365)
+    attribution_delivered_days: int = Field(default=1, ge=0, le=365)
 
     @cached_property
     def sqlalchemy_url(self) -> str:

@@ -10,6 +10,9 @@ from sqlalchemy import select
 from chat_ingest.schemas import CustomerCreate, OrderCreate, TranscriptCreate
 from chat_ingest.service import store_order, store_transcript, upsert_customer
 from engine.db import Database
+from engine.drafting.review import approve, list_drafts
+from engine.drafting.service import run_campaign
+from engine.drafting.templates import TemplateDrafter
 from engine.models import Fact, Message
 
 # The moment the tests run campaigns and build contexts at; every builder dates rows before it.
@@ -137,3 +140,15 @@ def shop(db: Database) -> int:
     customer(db, "c2", subscribed_days_ago=2, first_name="Tom")
     customer(db, "c3", subscribed_days_ago=1, marketing_consent=False)
     return fact_id
+
+
+def approved_drafts(db: Database, *ids: str) -> list[int]:
+    """A welcome draft for each new customer, approved by a reviewer."""
+    for customer_id in ids:
+        customer(db, customer_id, subscribed_days_ago=1)
+    run_campaign(db, drafter=TemplateDrafter(), kind="welcome", as_of=AS_OF, actor="t")
+    with db.write() as session:
+        drafts = [d.id for d in list_drafts(session) if d.customer_id in ids]
+        for draft_id in drafts:
+            approve(session, draft_id=draft_id, actor="reviewer")
+    return drafts

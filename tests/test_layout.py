@@ -29,6 +29,8 @@ FLOW = [
     "search",
     "customers",
     "drafting",
+    "email",
+    "measure",
     "pipeline",
     "runtime",
     "evals",

@@ -103,13 +103,15 @@ def due_customers(
 
 
 def consenting(query: AnySelect) -> AnySelect:
-    """Only customers who may get marketing email."""
+    """Only customers who may get marketing email: consent given and not withdrawn, no opt-out
+    of all marketing, and an address that is not suppressed (bounced, complained)."""
     asked_out = select(Fact.customer_id).where(
         Fact.category == "opt_out", Fact.value == ALL_MARKETING
     )
     return query.where(
         Customer.marketing_consent.is_(True),
         Customer.unsubscribed_at.is_(None),
+        Customer.suppressed_at.is_(None),
         Customer.id.not_in(asked_out),
     )
 
