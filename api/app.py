@@ -19,6 +19,7 @@ from api.routes import (
     email,
     ingest,
     intents,
+    reports,
     review,
     search,
     status,
@@ -110,6 +111,17 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
-    for module in (ingest, webhooks, email, search, intents, customers, drafting, review, status):
+    for module in (
+        ingest,
+        webhooks,
+        email,
+        search,
+        intents,
+        customers,
+        drafting,
+        review,
+        reports,
+        status,
+    ):
         app.include_router(module.router, responses=ERROR_RESPONSES)
     return app

@@ -3,7 +3,7 @@
 import typer
 
 from api.logs import install_log_masking
-from cli import customers, demo, drafting, evals, imports, keys, search, sending, serve
+from cli import customers, demo, drafting, evals, imports, keys, report, search, sending, serve
 from cli.base import err_console
 from engine.errors import EngineError
 
@@ -26,6 +26,7 @@ app.command()(drafting.draft)
 app.command()(customers.forget)
 app.command("unsubscribe")(customers.unsubscribe_command)
 app.command()(sending.send)
+app.command()(report.report)
 app.add_typer(imports.import_app, name="import")
 app.add_typer(keys.keys_app, name="keys")
 app.add_typer(evals.eval_app, name="eval")

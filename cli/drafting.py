@@ -113,13 +113,41 @@ def draft(
     console.print(draft_panel(detail), soft_wrap=False)
 
 
+HoldoutOption = Annotated[
+    float,
+    typer.Option(
+        "--holdout",
+        min=0.0,
+        max=1.0,
+        help="The share of due customers held out (no email; counted in the report), 0 to <1.",
+    ),
+]
+AbOption = Annotated[
+    bool,
+    typer.Option(
+        "--ab", help="Split the rest evenly between the personal draft and the generic template."
+    ),
+]
+
+
 @campaign_app.command("run")
-def campaign_run(kind: KindOption, as_of: AsOfOption = None, as_json: JsonFlag = False) -> None:
+def campaign_run(
+    kind: KindOption,
+    as_of: AsOfOption = None,
+    holdout: HoldoutOption = 0.0,
+    ab: AbOption = False,
+    as_json: JsonFlag = False,
+) -> None:
     """Draft every customer due for KIND into the review queue; running it twice creates
     nothing new."""
     with open_home() as home:
         report = _run_with_progress(
-            home, kind=kind, as_of=aware(as_of, option="--as-of"), quiet=as_json
+            home,
+            kind=kind,
+            as_of=aware(as_of, option="--as-of"),
+            quiet=as_json,
+            holdout=holdout,
+            ab=ab,
         )
         push_review_webhook(home)
     data = {
@@ -132,17 +160,31 @@ def campaign_run(kind: KindOption, as_of: AsOfOption = None, as_json: JsonFlag =
         "needs_attention": report.needs_attention,
         "failed": [vars(f) for f in report.failed],
         "draft_ids": report.draft_ids,
+        "held_out": report.held_out,
+        "generic": report.generic,
     }
     if as_json:
         print_json(data)
     else:
         print_campaign(console, data)
+        if report.held_out or report.generic:
+            console.print(
+                f"  {report.held_out} held out (no email), "
+                f"{report.generic} generic drafts (A/B), "
+                f"{report.created - report.generic} personal drafts"
+            )
     if report.failed:
         raise typer.Exit(code=1)
 
 
 def _run_with_progress(
-    home: Home, *, kind: DraftKind, as_of: datetime | None, quiet: bool
+    home: Home,
+    *,
+    kind: DraftKind,
+    as_of: datetime | None,
+    quiet: bool,
+    holdout: float = 0.0,
+    ab: bool = False,
 ) -> CampaignReport:
     """Run a campaign with a progress bar on stderr (none when `quiet`)."""
     from engine.runtime import build_drafter  # heavy to import; review commands do not need it
@@ -158,6 +200,8 @@ def _run_with_progress(
             actor=CLI_ACTOR,
             webhook_url=home.settings.review_webhook_url,
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            holdout=holdout,
+            ab=ab,
         )
 
 

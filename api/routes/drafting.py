@@ -32,6 +32,17 @@ class CampaignRun(BaseModel):
     as_of: Timestamp | None = Field(
         default=None, description="Who is due as of this time, with a timezone (default: now)."
     )
+    holdout: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="The share of due customers held out: no email, counted in the flow report.",
+    )
+    ab: bool = Field(
+        default=False,
+        description="Split the customers not held out evenly between the personal draft and "
+        "the step's generic template.",
+    )
 
 
 class FailedDraftRead(BaseModel):
@@ -54,6 +65,8 @@ class CampaignRead(BaseModel):
     needs_attention: int
     failed: list[FailedDraftRead]
     draft_ids: list[int]
+    held_out: int = Field(description="Customers held out of this run (no email).")
+    generic: int = Field(description="Generic-template drafts created (an A/B run).")
 
 
 def campaign_read(report: CampaignReport) -> CampaignRead:
@@ -71,6 +84,8 @@ def campaign_read(report: CampaignReport) -> CampaignRead:
             for f in report.failed
         ],
         draft_ids=report.draft_ids,
+        held_out=report.held_out,
+        generic=report.generic,
     )
 
 
@@ -133,7 +148,8 @@ def post_campaign_run(
     body: CampaignRun | None = None,
 ) -> CampaignRead:
     """Draft every customer due for `kind` into the review queue; running it twice creates
-    nothing new."""
+    nothing new. A `holdout` share of them gets no email, and with `ab` the rest split between
+    the personal draft and the generic template (every customer's arm is recorded)."""
     report = run_campaign(
         db,
         drafter=drafter,
@@ -141,6 +157,8 @@ def post_campaign_run(
         as_of=body.as_of if body else None,
         actor=key.name,
         webhook_url=settings.review_webhook_url,
+        holdout=body.holdout if body else 0.0,
+        ab=body.ab if body else False,
     )
     if report.created:
         wake_outbox(request)

@@ -17,7 +17,7 @@ from embeddings.store import VectorStore
 from engine.customers.consent import set_consent, withdraw_drafts
 from engine.db import Database
 from engine.errors import NotFoundError
-from engine.models import REVIEWABLE, Base, Customer, CustomerMerge, Draft, Message
+from engine.models import REVIEWABLE, Base, Customer, CustomerMerge, Draft, FlowEntry, Message
 
 # A consent given at no recorded time (rows from before consent_at existed) is older than any
 # decision with a time.
@@ -153,31 +153,46 @@ def _reanchor_clashing_drafts(session: Session, *, survivor_id: str, merged_id: 
     step and anchor: one per customer) an anchor of their own, so both histories stay and the
     survivor's draft is the one that counts. Returns the new anchors of those still waiting
     for review, which the caller withdraws: one person must not get the same step twice."""
+    moved = _reanchor_clashing(session, Draft, survivor_id=survivor_id, merged_id=merged_id)
+    # A campaign's flow entries are keyed the same way (one per customer and step).
+    _reanchor_clashing(session, FlowEntry, survivor_id=survivor_id, merged_id=merged_id)
+    if not moved:
+        return []
+    waiting = session.execute(
+        select(Draft.anchor).where(Draft.id.in_(list(moved)), Draft.status.in_(REVIEWABLE))
+    )
+    return sorted(waiting.scalars())
+
+
+def _reanchor_clashing(
+    session: Session, model: type[Draft] | type[FlowEntry], *, survivor_id: str, merged_id: str
+) -> dict[int, str]:
+    """Re-anchor the merged customer's rows of `model` whose (kind, step, anchor) the survivor
+    also has; returns their ids and new anchors."""
     theirs = {
         (row.kind, row.step, row.anchor)
         for row in session.execute(
-            select(Draft.kind, Draft.step, Draft.anchor).where(Draft.customer_id == survivor_id)
+            select(model.kind, model.step, model.anchor).where(model.customer_id == survivor_id)
         )
     }
-    waiting: list[str] = []
+    moved: dict[int, str] = {}
     for row in session.execute(
-        select(Draft.id, Draft.kind, Draft.step, Draft.anchor, Draft.status)
-        .where(Draft.customer_id == merged_id)
-        .order_by(Draft.id)
+        select(model.id, model.kind, model.step, model.anchor)
+        .where(model.customer_id == merged_id)
+        .order_by(model.id)
     ).all():
         if (row.kind, row.step, row.anchor) not in theirs:
             continue
-        suffix = f" (merged draft {row.id})"
+        suffix = f" (merged {'draft' if model is Draft else 'entry'} {row.id})"
         anchor = row.anchor[: _ANCHOR_CHARS - len(suffix)] + suffix
         session.execute(
-            update(Draft)
-            .where(Draft.id == row.id)
+            update(model)
+            .where(model.id == row.id)
             .values(anchor=anchor)
             .execution_options(synchronize_session=False)
         )
-        if row.status in REVIEWABLE:
-            waiting.append(anchor)
-    return waiting
+        moved[row.id] = anchor
+    return moved
 
 
 def _fill_profile(survivor: Customer, merged: Customer) -> None:

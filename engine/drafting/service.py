@@ -4,6 +4,7 @@ feedback), and store the draft for review, with the webhook push queued in the s
 transaction."""
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +16,7 @@ from sqlalchemy.orm import Session
 from engine.customers.context import CustomerContext, build_context, monetary_cuts
 from engine.customers.lifecycle import SEQUENCES, Due, consenting, due_customers, step_on
 from engine.db import Database, in_chunks, insert_ignoring
+from engine.drafting.arms import arm_key, assign_arm
 from engine.drafting.base import (
     Catalog,
     CatalogProduct,
@@ -27,13 +29,15 @@ from engine.drafting.base import (
 from engine.drafting.grounding import Problem, check_draft
 from engine.drafting.review import DraftDetail, evidence_for, get_draft, to_read
 from engine.drafting.voice import StoredVoiceGuide, current_voice
-from engine.errors import ConflictError, NotFoundError
+from engine.errors import ConflictError, InvalidInput, NotFoundError
 from engine.models import (
+    Arm,
     BlockedCandidate,
     Customer,
     Draft,
     DraftEvent,
     DraftKind,
+    FlowEntry,
     Message,
     Product,
     utcnow,
@@ -42,6 +46,8 @@ from engine.outbox import DRAFT_CREATED, enqueue
 
 log = logging.getLogger(__name__)
 
+# The suffix of a generic-arm draft's template: the step's copy with nothing personal.
+GENERIC = "/generic"
 # Customers drafted per round trip: contexts read in one session, drafts written in one
 # transaction (and, for a model, one Message Batch when the round is big enough).
 CHUNK = 200
@@ -71,6 +77,9 @@ class CampaignReport:
     needs_attention: int = 0
     failed: list[FailedDraft] = field(default_factory=list)
     draft_ids: list[int] = field(default_factory=list)
+    # Customers held out of this run (an entry, no email), and generic-arm drafts created.
+    held_out: int = 0
+    generic: int = 0
 
 
 class NoConsentError(ConflictError):
@@ -119,6 +128,7 @@ class _Job:
     email: str | None
     blocked: list[str]
     request: DraftRequest
+    arm: Arm = "personal"
     content: DraftContent | None = None
     problems: list[Problem] = field(default_factory=list)
     attempts: int = 1
@@ -134,27 +144,127 @@ def run_campaign(
     actor: str,
     webhook_url: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
+    holdout: float = 0.0,
+    ab: bool = False,
 ) -> CampaignReport:
     """Draft every customer due for `kind` as of a time (now by default) into the review
-    queue; running it again creates nothing new."""
+    queue; running it again creates nothing new.
+
+    Every customer of the run enters the step in an arm (a flow entry): a `holdout` share
+    (0 <= holdout < 1) gets no email, and with `ab` the rest split evenly between the personal
+    draft and the step's generic template (the same copy with nothing personal)."""
+    if not (isinstance(holdout, int | float) and not math.isnan(holdout) and 0 <= holdout < 1):
+        raise InvalidInput(
+            f"must lie from 0 up to (not including) 1, not {holdout}", field="holdout"
+        )
+    holdout = float(holdout)
     as_of = as_of or utcnow()
     with db.read() as session:
-        due = due_customers(session, kind=kind, as_of=as_of)
+        due = _not_entered(session, due_customers(session, kind=kind, as_of=as_of))
         catalog = load_catalog(session)
         voice = current_voice(session)
         cuts = monetary_cuts(session)
+    arms: dict[str, Arm] = {}
+    if holdout or ab:
+        with db.write() as session:
+            key = arm_key(session)
+        arms = {
+            d.customer_id: assign_arm(
+                key, customer_id=d.customer_id, kind=kind, holdout=holdout, ab=ab
+            )
+            for d in due
+        }
     report = CampaignReport(kind=kind, as_of=as_of, due=len(due))
     if on_progress:
         on_progress(0, len(due))
     # A model drafter may want bigger rounds (one Message Batch each) than the templates.
     chunk = int(getattr(drafter, "campaign_chunk", CHUNK))
     for start in range(0, len(due), chunk):
-        jobs = _prepare(db, due[start : start + chunk], catalog, voice, cuts, as_of)
-        _draft(drafter, jobs)
-        _store(db, jobs, report, voice=voice, actor=actor, webhook_url=webhook_url)
+        part = due[start : start + chunk]
+        held = [d for d in part if arms.get(d.customer_id) == "holdout"]
+        if held:
+            _hold_out(db, held, report, as_of=as_of)
+        drafted = [d for d in part if arms.get(d.customer_id) != "holdout"]
+        if drafted:
+            jobs = _prepare(db, drafted, catalog, voice, cuts, as_of, arms=arms)
+            _draft(drafter, jobs)
+            _store(
+                db,
+                jobs,
+                report,
+                voice=voice,
+                actor=actor,
+                webhook_url=webhook_url,
+                entered_at=as_of,
+            )
         if on_progress:
             on_progress(min(start + chunk, len(due)), len(due))
     return report
+
+
+def _not_entered(session: Session, due: list[Due]) -> list[Due]:
+    """The due steps no earlier run entered (a held-out customer has an entry but no draft,
+    so the drafts alone would make them due again)."""
+    if not due:
+        return due
+    entered: set[tuple[str, str, str]] = set()
+    ids = [d.customer_id for d in due]
+    for chunk in in_chunks(ids):
+        rows = session.execute(
+            select(FlowEntry.customer_id, FlowEntry.step, FlowEntry.anchor).where(
+                FlowEntry.kind == due[0].kind, FlowEntry.customer_id.in_(chunk)
+            )
+        )
+        entered.update((c, s, a) for c, s, a in rows)
+    return [d for d in due if (d.customer_id, d.step, d.anchor) not in entered]
+
+
+def _hold_out(db: Database, due: Sequence[Due], report: CampaignReport, *, as_of: datetime) -> None:
+    """Enter the held-out customers (still consenting) in their step with no draft."""
+    with db.write() as session:
+        names = _still_consenting(session, [d.customer_id for d in due])
+        for d in due:
+            if d.customer_id not in names:
+                report.lost_consent += 1
+                continue
+            if _enter(session, d, arm="holdout", draft_id=None, entered_at=as_of):
+                report.held_out += 1
+            else:
+                report.already_drafted += 1
+
+
+def _enter(
+    session: Session, due: Due, *, arm: Arm, draft_id: int | None, entered_at: datetime
+) -> bool:
+    """Record the customer's entry in the step unless a run recorded it already; True if new."""
+    stmt = (
+        insert_ignoring(session, FlowEntry, key=["customer_id", "kind", "step", "anchor"])
+        .values(
+            customer_id=due.customer_id,
+            kind=due.kind,
+            step=due.step,
+            anchor=due.anchor,
+            arm=arm,
+            draft_id=draft_id,
+            entered_at=entered_at,
+        )
+        .returning(FlowEntry.__table__.c.id)
+    )
+    return session.execute(stmt).first() is not None
+
+
+def generic_context(context: CustomerContext) -> CustomerContext:
+    """The context a generic-arm draft is written from: nothing the customer said or did (no
+    facts or their quotes, no intents, no products or categories bought, no time since the
+    last order), only what a plain newsletter knows (first name, consent, opt-outs)."""
+    return context.model_copy(
+        update={
+            "facts": [],
+            "intents": [],
+            "orders": context.orders.model_copy(update={"products": [], "categories": []}),
+            "rfm": context.rfm.model_copy(update={"recency_days": None}),
+        }
+    )
 
 
 def draft_one(
@@ -249,8 +359,10 @@ def _prepare(
     cuts: dict[str, tuple[Decimal, Decimal]],
     as_of: datetime,
     built: dict[str, CustomerContext] | None = None,
+    arms: dict[str, Arm] | None = None,
 ) -> list[_Job]:
-    """Read what each due customer's draft needs; `built` holds contexts already built."""
+    """Read what each due customer's draft needs; `built` holds contexts already built, `arms`
+    the customers of the generic arm (the rest are personal)."""
     ids = [d.customer_id for d in due]
     jobs = []
     with db.read() as session:
@@ -262,6 +374,9 @@ def _prepare(
             context = (built or {}).get(d.customer_id) or build_context(
                 session, customer_id=d.customer_id, as_of=as_of, cuts=cuts
             )
+            arm: Arm = "generic" if (arms or {}).get(d.customer_id) == "generic" else "personal"
+            if arm == "generic":
+                context = generic_context(context)
             request = DraftRequest(
                 key=f"{d.customer_id}/{d.kind}/{d.step}",
                 kind=d.kind,
@@ -277,6 +392,7 @@ def _prepare(
                     email=emails.get(d.customer_id),
                     blocked=blocked.get(d.customer_id, []),
                     request=request,
+                    arm=arm,
                 )
             )
     return jobs
@@ -343,7 +459,10 @@ def _store(
     voice: StoredVoiceGuide,
     actor: str,
     webhook_url: str | None,
+    entered_at: datetime | None = None,
 ) -> None:
+    """Store the drafts (and, for a campaign run, entered at `entered_at`, each one's flow
+    entry in its arm)."""
     with db.write() as session:
         names = _still_consenting(session, [j.due.customer_id for j in jobs])
         for job in jobs:
@@ -361,6 +480,10 @@ def _store(
                 continue
             report.created += 1
             report.draft_ids.append(draft_id)
+            if job.arm == "generic":
+                report.generic += 1
+            if entered_at is not None:
+                _enter(session, job.due, arm=job.arm, draft_id=draft_id, entered_at=entered_at)
             if job.problems:
                 report.needs_attention += 1
             session.add(
@@ -368,7 +491,7 @@ def _store(
                     draft_id=draft_id,
                     action="created",
                     actor=actor,
-                    changes={"drafter": job.content.drafter, "template": job.content.template},
+                    changes={"drafter": job.content.drafter, "template": _template(job)},
                 )
             )
             if webhook_url:
@@ -418,7 +541,7 @@ def _insert(session: Session, job: _Job, *, voice: StoredVoiceGuide) -> int | No
         "context": job.context.model_dump(mode="json"),
         "problems": [p.model_dump(mode="json") for p in job.problems],
         "drafter": content.drafter,
-        "template": content.template,
+        "template": _template(job),
         "model": content.model,
         "voice_version": voice.version,
         "input_tokens": content.usage.input_tokens,
@@ -435,3 +558,10 @@ def _insert(session: Session, job: _Job, *, voice: StoredVoiceGuide) -> int | No
     )
     row = session.execute(stmt).first()
     return None if row is None else int(row[0])
+
+
+def _template(job: _Job) -> str:
+    """The template a draft names: a generic-arm draft's is marked as such."""
+    assert job.content is not None
+    template = job.content.template
+    return template + GENERIC if job.arm == "generic" else template

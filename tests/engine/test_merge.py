@@ -324,9 +324,10 @@ def test_erasing_the_survivor_leaves_nothing_of_either_profile_even_before_vecto
     assert "bystander" in tables
 
 
-def test_only_drafts_hold_a_customer_in_a_unique_key() -> None:
+def test_only_drafts_and_flow_entries_hold_a_customer_in_a_unique_key() -> None:
     """A merge moves every customer column with one UPDATE; a unique key holding a customer
-    would make that fail, so each needs its own rule in engine.customers.merge (drafts have one)."""
+    would make that fail, so each needs its own rule in engine.customers.merge (drafts and flow
+    entries have one: a clashing row gets an anchor of its own)."""
     columns = {(c.table.name, c.name) for c in customer_columns()}
     unique = {
         table.name
@@ -340,4 +341,4 @@ def test_only_drafts_hold_a_customer_in_a_unique_key() -> None:
         for index in table.indexes
         if index.unique and any((table.name, c.name) in columns for c in index.columns)
     }
-    assert unique == {"drafts"}
+    assert unique == {"drafts", "flow_entries"}
