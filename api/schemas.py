@@ -98,6 +98,10 @@ class StatusRead(BaseModel):
     products: int
     backlog: int
     failed: int
+    suppressed_hard_bounce: int
+    suppressed_soft_bounces: int
+    sends_waiting: int
+    sends_failed: int
 
 
 class EvidenceRead(BaseModel):

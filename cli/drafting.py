@@ -122,6 +122,13 @@ HoldoutOption = Annotated[
         help="The share of due customers held out (no email; counted in the report), 0 to <1.",
     ),
 ]
+UnengagedOption = Annotated[
+    bool,
+    typer.Option(
+        "--include-unengaged",
+        help="Also draft customers whose last 6 emails over 90+ days drew no click or open.",
+    ),
+]
 AbOption = Annotated[
     bool,
     typer.Option(
@@ -136,6 +143,7 @@ def campaign_run(
     as_of: AsOfOption = None,
     holdout: HoldoutOption = 0.0,
     ab: AbOption = False,
+    include_unengaged: UnengagedOption = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Draft every customer due for KIND into the review queue; running it twice creates
@@ -148,6 +156,7 @@ def campaign_run(
             quiet=as_json,
             holdout=holdout,
             ab=ab,
+            include_unengaged=include_unengaged,
         )
         push_review_webhook(home)
     data = {
@@ -185,6 +194,7 @@ def _run_with_progress(
     quiet: bool,
     holdout: float = 0.0,
     ab: bool = False,
+    include_unengaged: bool = False,
 ) -> CampaignReport:
     """Run a campaign with a progress bar on stderr (none when `quiet`)."""
     from engine.runtime import build_drafter  # heavy to import; review commands do not need it
@@ -202,6 +212,7 @@ def _run_with_progress(
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             holdout=holdout,
             ab=ab,
+            include_unengaged=include_unengaged,
         )
 
 

@@ -38,6 +38,11 @@ class CampaignRun(BaseModel):
         lt=1.0,
         description="The share of due customers held out: no email, counted in the flow report.",
     )
+    include_unengaged: bool = Field(
+        default=False,
+        description="Also draft customers whose last 6 emails, over 90 days or more, drew no "
+        "click or open (left out by default).",
+    )
     ab: bool = Field(
         default=False,
         description="Split the customers not held out evenly between the personal draft and "
@@ -159,6 +164,7 @@ def post_campaign_run(
         webhook_url=settings.review_webhook_url,
         holdout=body.holdout if body else 0.0,
         ab=body.ab if body else False,
+        include_unengaged=body.include_unengaged if body else False,
     )
     if report.created:
         wake_outbox(request)

@@ -62,6 +62,9 @@ class Consent(BaseModel):
     subscribed_at: datetime | None
     consent_at: datetime | None
     unsubscribed_at: datetime | None
+    # The address is suppressed (a hard bounce, repeated soft bounces): no email goes to it.
+    suppressed_at: datetime | None = None
+    suppression_reason: str | None = None
 
 
 class ProductBought(BaseModel):
@@ -240,11 +243,14 @@ def build_context(
         consent=Consent(
             marketing_consent=customer.marketing_consent
             and customer.unsubscribed_at is None
+            and customer.suppressed_at is None
             and ALL_MARKETING not in topics,
             opted_out_in_chat=ALL_MARKETING in topics,
             subscribed_at=customer.subscribed_at,
             consent_at=customer.consent_at,
             unsubscribed_at=customer.unsubscribed_at,
+            suppressed_at=customer.suppressed_at,
+            suppression_reason=customer.suppression_reason,
         ),
         orders=orders,
         rfm=Rfm(

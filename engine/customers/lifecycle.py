@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from engine.customers.engagement import unengaged
 from engine.db import in_chunks
 from engine.facts.optouts import ALL_MARKETING
 from engine.models import PURCHASED, Customer, Draft, DraftKind, Fact, Message, Order, utcnow
@@ -80,10 +81,11 @@ def due_customers(
     as_of: datetime | None = None,
     customer_ids: Sequence[str] | None = None,
     include_drafted: bool = False,
+    include_unengaged: bool = False,
 ) -> list[Due]:
     """Everyone due for a step of `kind` as of a time (now by default), in customer id order;
     `customer_ids` narrows the search; steps already drafted are left out unless
-    `include_drafted`."""
+    `include_drafted`, and unengaged customers unless `include_unengaged`."""
     as_of = as_of or utcnow()
     if kind == "welcome":
         candidates = _welcome(session, as_of=as_of, customer_ids=customer_ids)
@@ -96,8 +98,17 @@ def due_customers(
         if include_drafted
         else _drafted(session, kind=kind, customer_ids=[d.customer_id for d in candidates])
     )
+    asleep = (
+        set()
+        if include_unengaged
+        else unengaged(session, customer_ids=[d.customer_id for d in candidates], as_of=as_of)
+    )
     return sorted(
-        (d for d in candidates if (d.customer_id, d.step, d.anchor) not in drafted),
+        (
+            d
+            for d in candidates
+            if (d.customer_id, d.step, d.anchor) not in drafted and d.customer_id not in asleep
+        ),
         key=lambda d: d.customer_id,
     )
 

@@ -146,9 +146,11 @@ def run_campaign(
     on_progress: Callable[[int, int], None] | None = None,
     holdout: float = 0.0,
     ab: bool = False,
+    include_unengaged: bool = False,
 ) -> CampaignReport:
     """Draft every customer due for `kind` as of a time (now by default) into the review
-    queue; running it again creates nothing new.
+    queue; running it again creates nothing new. Customers who stopped reacting to emails
+    (engine.customers.engagement) are left out unless `include_unengaged`.
 
     Every customer of the run enters the step in an arm (a flow entry): a `holdout` share
     (0 <= holdout < 1) gets no email, and with `ab` the rest split evenly between the personal
@@ -160,7 +162,10 @@ def run_campaign(
     holdout = float(holdout)
     as_of = as_of or utcnow()
     with db.read() as session:
-        due = _not_entered(session, due_customers(session, kind=kind, as_of=as_of))
+        due = _not_entered(
+            session,
+            due_customers(session, kind=kind, as_of=as_of, include_unengaged=include_unengaged),
+        )
         catalog = load_catalog(session)
         voice = current_voice(session)
         cuts = monetary_cuts(session)
