@@ -7,22 +7,32 @@ campaigns (welcome, post-purchase, win-back) as of one date with the template dr
 draft is the whole path: gated context, template, grounding check, insert into the review
 queue. Goal: at least 200 drafts/s. Then builds Claude requests for a sample of the same
 customers and reports the prompt split (bench/claude_tokens.py; estimates, no network).
+Last, approves a sample of the drafts and sends them through `send_due` with an SmtpTransport
+to an SMTP server on loopback (aiosmtpd, in this process as in tests/smtp.py, so it shares the
+CPU with the sender): sends per second (goal: 100/s), and each message received exactly once.
 
-    .venv/bin/python bench/campaign.py [--customers 10000]
+    .venv/bin/python bench/campaign.py [--customers 10000] [--sends 2000]
 """
 
 import argparse
 import random
 import tempfile
+import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import Any
 
-# Run as a script, bench/ is on the path: its sibling holds the prompt split.
+# Run as a script, bench/ is on the path: its siblings hold the port helper and the prompt split.
+from _net import free_port
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
+from aiosmtpd.smtp import Session as SmtpSession
 from claude_tokens import prompt_token_split
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 
 from engine.customers.context import build_context, monetary_cuts
 from engine.customers.lifecycle import SEQUENCES
@@ -32,12 +42,15 @@ from engine.drafting.claude import build_claude_drafter
 from engine.drafting.service import load_catalog, run_campaign
 from engine.drafting.templates import TemplateDrafter
 from engine.drafting.voice import VoiceGuide, current_voice, set_voice
+from engine.email.sender import SenderConfig, send_due
+from engine.email.transports import SmtpServer, SmtpTransport
 from engine.models import (
     DRAFT_KINDS,
     BlockedCandidate,
     Conversation,
     Customer,
     Draft,
+    EmailSend,
     Fact,
     Message,
     MessageIntent,
@@ -217,10 +230,85 @@ def build_store(db: Database, *, customers: int, seed: int = 7) -> None:
                 session.execute(insert(model), rows[key][start : start + 5000])
 
 
+class Inbox:
+    """The loopback SMTP server's handler: keeps each message's Message-ID and recipients."""
+
+    def __init__(self) -> None:
+        self.message_ids: list[str] = []
+        self.recipients: list[str] = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: Any, session: SmtpSession, envelope: Envelope) -> str:
+        """Keep the message (aiosmtpd's handler hook); only the headers are parsed."""
+        headers = BytesHeaderParser().parsebytes(envelope.original_content or b"")
+        with self._lock:
+            # The header wraps the stored id in angle brackets.
+            self.message_ids.append(str(headers["Message-ID"]).strip().strip("<>"))
+            self.recipients.extend(envelope.rcpt_tos)
+        return "250 OK"
+
+
+def send_part(db: Database, *, sends: int, seed: int = 7) -> None:
+    """Approve `sends` drafts (a sample across the campaigns), send them all to the loopback
+    SMTP server through send_due, and check each arrived exactly once."""
+    with db.write() as session:
+        ids = list(session.scalars(select(Draft.id).where(Draft.status == "pending_review")))
+        chosen = sorted(random.Random(seed).sample(ids, min(sends, len(ids))))
+        for start in range(0, len(chosen), 1000):
+            session.execute(
+                update(Draft)
+                .where(Draft.id.in_(chosen[start : start + 1000]))
+                .values(status="approved", reviewed_at=AS_OF, reviewed_by="bench")
+            )
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    transport = SmtpTransport(
+        SmtpServer(host="127.0.0.1", port=port, username=None, password=None, implicit_tls=False)
+    )
+    config = SenderConfig(
+        from_address="Kettle & Co <hello@kettle.example>",
+        reply_to=None,
+        business_address="1 Roastery Lane, Portland, OR 97201",
+        public_url="https://kettle.example",
+        shop_url="https://shop.kettle.example",
+        track_clicks=True,
+    )
+    try:
+        started = time.perf_counter()
+        report = send_due(db, transport=transport, config=config)
+        seconds = time.perf_counter() - started
+    finally:
+        transport.close()
+        controller.stop()
+    with db.read() as session:
+        sent_ids = set(
+            session.scalars(select(EmailSend.message_id).where(EmailSend.state == "sent"))
+        )
+    received = Counter(inbox.message_ids)
+    once = sum(1 for m, times in received.items() if times == 1 and m in sent_ids)
+    rate = report.sent / seconds
+    verdict = "meets" if rate >= 100 else "MISSES"
+    print(
+        f"sending: {len(chosen):,} approved, queued {report.queued:,}, sent {report.sent:,}, "
+        f"withdrawn {report.withdrawn}, retrying {report.retrying}, failed {report.failed} "
+        f"in {seconds:.1f} s = {rate:.0f} sends/s (render, consent check, SMTP to aiosmtpd on "
+        f"loopback, commit); {verdict} the goal of 100/s"
+    )
+    print(
+        f"SMTP server received {received.total():,} messages, {len(received):,} distinct; "
+        f"received once: {once:,} of {len(sent_ids):,} sent"
+    )
+    if report.errors:
+        print(f"send errors: {report.errors[:3]}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--claude-sample", type=int, default=50)
+    parser.add_argument("--sends", type=int, default=2000, help="drafts approved and sent")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(personalize_home=Path(home), database_url=None, qdrant_url=None)
@@ -287,6 +375,7 @@ def main() -> None:
                         catalog=catalog,
                     )
                 )
+        send_part(db, sends=args.sends)
         db.dispose()
     claude = build_claude_drafter(api_key="offline", model=settings.anthropic_model)
     split = prompt_token_split(claude, requests)
