@@ -166,10 +166,10 @@ def _send_one(
     *,
     transport: Transport,
     config: SenderConfig,
+    key: bytes,
     report: SendReport,
 ) -> None:
     """Render, check and send one claimed draft, and record the outcome."""
-    key = link_key(db)
     with db.read() as session:
         send = session.get(EmailSend, claimed.send_id)
         draft = session.get(Draft, claimed.draft_id)
@@ -256,12 +256,13 @@ def send_due(
     report = SendReport()
     with db.write() as session:
         report.queued = queue_approved(session, config=config, transport=transport.name)
+    key = link_key(db)  # the same for every message: read once a pass
     done = 0
     while limit is None or done < limit:
         claimed = _claim(db, now=now or utcnow())
         if claimed is None:
             break
-        _send_one(db, claimed, transport=transport, config=config, report=report)
+        _send_one(db, claimed, transport=transport, config=config, key=key, report=report)
         done += 1
     return report
 
