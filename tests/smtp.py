@@ -4,7 +4,7 @@ with a self-signed certificate made for the test."""
 import datetime as dt
 import ipaddress
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -31,6 +31,8 @@ class Inbox:
     # Answer DATA with this instead of accepting (say "451 try later").
     refuse_with: str | None = None
     starttls_used: list[bool] = field(default_factory=list)
+    # Called when a message arrives, before it is answered (a test kills the sender here).
+    on_data: Callable[[], object] | None = None
 
     async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
         """Keep the message (aiosmtpd's handler hook)."""
@@ -42,6 +44,8 @@ class Inbox:
         self.messages.append(parsed)
         self.recipients.append(list(envelope.rcpt_tos))
         self.starttls_used.append(session.ssl is not None)
+        if self.on_data is not None:
+            self.on_data()
         return "250 OK"
 
 

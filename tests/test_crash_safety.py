@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from chat_ingest.jsonl import BATCH_SIZE as IMPORT_BATCH
 from chat_ingest.jsonl import import_file
@@ -35,12 +35,15 @@ from engine.models import (
     BlockedCandidate,
     Conversation,
     Customer,
+    Draft,
+    EmailSend,
     Fact,
     Message,
     MessageIntent,
     Order,
     OrderItem,
     WebhookDelivery,
+    utcnow,
 )
 from engine.outbox import LEASE, claim_due, deliver_due, signature_matches
 from engine.pipeline import point_id
@@ -48,6 +51,8 @@ from engine.runtime import Services
 from engine.settings import Settings
 from engine.text.redact import redact
 from engine.text.sentences import split_sentences
+from tests.builders import approved_drafts
+from tests.smtp import smtp_server
 
 PERSONALIZE = Path(sys.executable).with_name("personalize")
 # Settings that must not leak from the developer's shell into the CLI under test: another
@@ -927,3 +932,48 @@ def test_review_webhook_deliveries_survive_crashed_deliverers_exactly_once(
     # Taken in once per draft, counting by idempotency key as a receiver must.
     taken = [d.key for d in flaky_receiver.got if d.status == 200]
     assert set(taken) == set(keys) and duplicates(taken) == [f"draft-{in_send}-draft.created"]
+
+
+def test_a_sender_killed_before_it_records_a_send_resends_it_once_with_the_same_message_id(
+    cli: Callable[..., Cli],
+) -> None:
+    """The SMTP server holds the message when the sending process dies (SIGKILL, from the
+    server's DATA handler, before the server even answers): the send stays pending, and once
+    its lease has run out the next sender sends it again, with the same Message-ID. A duplicate
+    at worst; never a loss."""
+    with smtp_server() as (inbox, port, _):
+        runner = cli(
+            "send",
+            EMAIL_TRANSPORT="smtp",
+            SMTP_URL=f"smtp://127.0.0.1:{port}",
+            EMAIL_FROM="Shop <hello@shop.example>",
+            BUSINESS_ADDRESS="1 Main St, Springfield",
+            PUBLIC_URL="https://shop.example",
+        )
+        db = Database(settings_for(runner.home))
+        db.migrate()
+        try:
+            approved_drafts(db, "c1")
+            victim: list[subprocess.Popen[bytes]] = []
+            inbox.on_data = lambda: victim[0].send_signal(signal.SIGKILL)
+            victim.append(runner.start("send", log="killed"))
+            assert victim[0].wait(timeout=120) == -signal.SIGKILL
+            assert len(inbox.messages) == 1
+            with db.read() as session:
+                pending = session.scalars(select(EmailSend)).one()
+                status = session.scalar(select(Draft.status))
+            assert (pending.state, status) == ("pending", "approved")
+            inbox.on_data = None
+            # Within the lease a second sender leaves it alone; after it, the send goes again.
+            assert "0 sent" in runner.run("send", log="within-lease")
+            with db.write() as session:
+                session.execute(update(EmailSend).values(next_attempt_at=utcnow()))
+            assert "1 sent" in runner.run("send", log="after-lease")
+            with db.read() as session:
+                sent = session.scalars(select(EmailSend)).one()
+        finally:
+            db.dispose()
+    assert sent.state == "sent"
+    assert len(inbox.messages) == 2
+    assert str(inbox.messages[0]["Message-ID"]) == str(inbox.messages[1]["Message-ID"])
+    assert str(inbox.messages[0]["Message-ID"]).strip("<>") == sent.message_id
