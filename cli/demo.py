@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import func, select
 
@@ -20,21 +26,29 @@ import engine
 from chat_ingest.jsonl import ImportSummary, Kind, import_file
 from cli.base import JsonFlag, console, err_console, print_json
 from cli.output import print_campaign, print_context, print_drafts_side_by_side, print_matches
+from cli.report import print_report
 from engine.customers.context import CustomerContext, build_context
-from engine.db import Database
-from engine.drafting.review import DraftRead, list_drafts
+from engine.db import Database, insert_ignoring_conflicts
+from engine.drafting.arms import ARM_KEY
+from engine.drafting.review import DraftRead, approve, list_drafts
 from engine.drafting.service import CampaignReport, run_campaign
 from engine.drafting.voice import VoiceGuide, set_voice
+from engine.email.sender import SenderConfig, SendReport, send_due
+from engine.email.transports import SmtpServer, SmtpTransport
+from engine.measure.report import FlowReport, flow_report
+from engine.measure.simulate import MONTH, SimulationRates, SimulationSummary, simulate_month
 from engine.models import (
     DRAFT_KINDS,
     PURCHASED,
     REVIEWABLE,
     BlockedCandidate,
     Customer,
+    Draft,
     Fact,
     Message,
     Order,
     OrderItem,
+    Secret,
 )
 from engine.settings import Settings
 from engine.status import Status, read_status
@@ -53,6 +67,24 @@ SAMPLE_FILES: tuple[tuple[Kind, str], ...] = (
     ("orders", "orders.jsonl"),
     ("transcripts", "transcripts.jsonl"),
 )
+# The demo's campaigns hold a fifth of the due customers out and split the rest between the
+# personal draft and the generic one, with a fixed arm key so every run splits them the same.
+DEMO_HOLDOUT = 0.2
+DEMO_ARM_KEY = hashlib.sha256(b"personalize demo arms").hexdigest()
+DEMO_REVIEWER = "demo reviewer"
+# Made up for the sample business (.example domains reach nobody).
+DEMO_SENDER = SenderConfig(
+    from_address="Kettle & Crumb Coffee Co. <hello@kettleandcrumb.example>",
+    reply_to=None,
+    business_address="Kettle & Crumb Coffee Co., 214 Roastery Lane, Portland, OR 97214, USA",
+    public_url="https://mail.kettleandcrumb.example",
+    shop_url="https://shop.kettleandcrumb.example",
+    track_clicks=True,
+)
+DEMO_SEED = 2026
+DEMO_RATES = SimulationRates()
+SHOWN_HEADERS = ("From", "To", "Subject", "List-Unsubscribe")
+SIMULATED_BANNER = "SIMULATED: events and orders below are generated from stated rates, not real"
 
 
 def demo(
@@ -95,6 +127,15 @@ class DemoResult:
     campaigns: list[CampaignReport] = field(default_factory=list)
     queue: dict[str, int] = field(default_factory=dict)
     side_by_side: list[DraftRead] = field(default_factory=list)
+    # Closing the loop: approved as a stand-in reviewer, sent to a loopback SMTP server, a
+    # simulated month of events and orders, and the flow report over it.
+    approved: int = 0
+    left_for_review: int = 0
+    sending: SendReport | None = None
+    received: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+    simulation: SimulationSummary | None = None
+    report: FlowReport | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The result as plain JSON-ready data."""
@@ -130,11 +171,19 @@ class DemoResult:
                     "needs_attention": c.needs_attention,
                     "failed": [vars(f) for f in c.failed],
                     "draft_ids": c.draft_ids,
+                    "held_out": c.held_out,
+                    "generic": c.generic,
                 }
                 for c in self.campaigns
             ],
             "review_queue": self.queue,
             "side_by_side": [d.model_dump(mode="json") for d in self.side_by_side],
+            "approved": self.approved,
+            "left_for_review": self.left_for_review,
+            "sending": asdict(self.sending) if self.sending else None,
+            "received": {"messages": self.received, "headers": self.headers},
+            "simulation": self.simulation.as_dict() if self.simulation else None,
+            "report": self.report.as_dict() if self.report else None,
         }
 
 
@@ -227,6 +276,8 @@ def run_demo(*, home: Path, on_step: Callable[[str], None] | None = None) -> Dem
             context = build_context(session, customer_id=talkative) if talkative else None
         step("drafting welcome, post-purchase and win-back emails")
         campaigns, queue, side_by_side = _draft_campaigns(db, settings)
+        step("approving, sending to a loopback SMTP server, simulating a month")
+        loop = _close_the_loop(db, settings)
     finally:
         services.close()
     return DemoResult(
@@ -246,6 +297,7 @@ def run_demo(*, home: Path, on_step: Callable[[str], None] | None = None) -> Dem
         campaigns=campaigns,
         queue=queue,
         side_by_side=side_by_side,
+        **loop,
     )
 
 
@@ -261,9 +313,20 @@ def _draft_campaigns(
     )
     with db.write() as session:
         set_voice(session, guide=guide, actor="demo")
+        insert_ignoring_conflicts(
+            session, Secret, {"name": ARM_KEY, "value": DEMO_ARM_KEY}, key=["name"]
+        )
     drafter = build_drafter(settings)
     campaigns = [
-        run_campaign(db, drafter=drafter, kind=kind, as_of=DEMO_AS_OF, actor="demo")
+        run_campaign(
+            db,
+            drafter=drafter,
+            kind=kind,
+            as_of=DEMO_AS_OF,
+            actor="demo",
+            holdout=DEMO_HOLDOUT,
+            ab=True,
+        )
         for kind in DRAFT_KINDS
     ]
     with db.read() as session:
@@ -280,6 +343,127 @@ def _draft_campaigns(
     if len(shown) < 2 and len(ranked) > 1:
         shown = ranked[:2]
     return campaigns, queue, shown
+
+
+@dataclass
+class _Inbox:
+    """What the demo's SMTP server accepted, parsed."""
+
+    messages: list[EmailMessage] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        """Keep the message (aiosmtpd's handler hook)."""
+        parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
+        if isinstance(parsed, EmailMessage):
+            self.messages.append(parsed)
+        return "250 OK"
+
+
+@contextmanager
+def loopback_smtp() -> Iterator[tuple[_Inbox, int]]:
+    """An SMTP server on a free loopback port that keeps what it is sent (and relays nothing)."""
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    inbox = _Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def _close_the_loop(db: Database, settings: Settings) -> dict[str, Any]:
+    """Approve the drafts without problems (as a stand-in for a person), send them with the
+    real sender to a loopback SMTP server, simulate a month after them, and report."""
+    with db.write() as session:
+        waiting = session.execute(
+            select(Draft.id, Draft.problems).where(Draft.status.in_(REVIEWABLE)).order_by(Draft.id)
+        ).all()
+        clean = [draft_id for draft_id, problems in waiting if not problems]
+        for draft_id in clean:
+            approve(session, draft_id=draft_id, actor=DEMO_REVIEWER)
+    with loopback_smtp() as (inbox, port):
+        transport = SmtpTransport(
+            SmtpServer(
+                host="127.0.0.1", port=port, username=None, password=None, implicit_tls=False
+            ),
+            timeout=10,
+        )
+        try:
+            sending = send_due(db, transport=transport, config=DEMO_SENDER)
+        finally:
+            transport.close()
+        received = list(inbox.messages)
+    headers = {name: str(received[0][name]) for name in SHOWN_HEADERS} if received else {}
+    simulation = simulate_month(db, seed=DEMO_SEED, start=DEMO_AS_OF, rates=DEMO_RATES)
+    with db.write() as session:
+        report = flow_report(
+            session,
+            since=None,
+            until=None,
+            click_days=settings.attribution_click_days,
+            delivered_days=settings.attribution_delivered_days,
+            now=DEMO_AS_OF + MONTH,
+        )
+    return {
+        "approved": len(clean),
+        "left_for_review": len(waiting) - len(clean),
+        "sending": sending,
+        "received": len(received),
+        "headers": headers,
+        "simulation": simulation,
+        "report": report,
+    }
+
+
+def _print_loop(console: Console, result: DemoResult) -> None:
+    """Approval, sending, the simulated month and the flow report."""
+    console.print(
+        f"\n[bold]Approved {result.approved} drafts[/] as [cyan]{DEMO_REVIEWER}[/]: the demo "
+        "approves every draft without problems as a stand-in for a person, who would read each "
+        f"one first ({result.left_for_review} left for review)."
+    )
+    sending = result.sending
+    if sending is not None:
+        console.print(
+            f"[bold]Sent {sending.sent} emails[/] with the real sender to an SMTP server the demo "
+            f"runs on 127.0.0.1 (it relays nothing); it received {result.received}"
+            + (f", {sending.failed} failed" if sending.failed else "")
+            + (f", {sending.withdrawn} withdrawn" if sending.withdrawn else "")
+            + "."
+        )
+    if result.headers:
+        console.print("One of them as it arrived:")
+        for name, value in result.headers.items():
+            console.print(f"  [cyan]{name}[/]: {escape(value)}", highlight=False)
+    simulation = result.simulation
+    if simulation is None or result.report is None:
+        return
+    console.rule(f"[bold yellow]{SIMULATED_BANNER}")
+    console.print(
+        f"[yellow]SIMULATED[/] a month from {simulation.start:%Y-%m-%d} (seed {simulation.seed}) "
+        f"at these rates: {simulation.rates.describe()}.",
+        highlight=False,
+    )
+    revenue = ", ".join(f"{total:,.2f} {cur}" for cur, total in simulation.revenue.items())
+    console.print(
+        f"[yellow]SIMULATED[/] outcome: of {simulation.sends} emails {simulation.delivered} "
+        f"delivered, {simulation.hard_bounced} hard and {simulation.soft_bounced} soft bounces, "
+        f"{simulation.opened} opened, {simulation.clicked} clicked, {simulation.unsubscribed} "
+        f"unsubscribed, {simulation.complained} complaints; {simulation.held_out} held out; "
+        f'{simulation.orders} orders ({revenue or "no revenue"}, source "simulated"); '
+        f"{simulation.suppressed} addresses suppressed by list hygiene.",
+        highlight=False,
+    )
+    console.print(
+        f"[bold]The flow report[/] (simulated: {result.report.simulated}); with a sample this "
+        'small, expect "need more data": that is the honest answer.'
+    )
+    print_report(result.report)
 
 
 def print_demo(console: Console, result: DemoResult) -> None:
@@ -329,13 +513,22 @@ def print_demo(console: Console, result: DemoResult) -> None:
     )
     for campaign in result.as_dict()["campaigns"]:
         print_campaign(console, campaign)
+    held = sum(c.held_out for c in result.campaigns)
+    generic = sum(c.generic for c in result.campaigns)
+    console.print(
+        f"The campaigns ran with a {DEMO_HOLDOUT:.0%} holdout and an A/B split: {held} customers "
+        f"held out (no email, counted to compare), {generic} of the drafts the generic version "
+        "of their step (nothing personal), the rest personal."
+    )
     waiting = ", ".join(f"{kind} {n}" for kind, n in sorted(result.queue.items()))
     console.print(f"In the review queue: {waiting or 'nothing'}.")
     if result.side_by_side:
         console.print("[bold]Two of them side by side, with the customers' words they rest on:[/]")
         print_drafts_side_by_side(console, result.side_by_side)
+    _print_loop(console, result)
     console.print(
         f"\nThe demo's data is in {result.home}; explore it with "
-        f'`PERSONALIZE_HOME={result.home} personalize search "..."` or '
-        f"`PERSONALIZE_HOME={result.home} personalize review list`."
+        f'`PERSONALIZE_HOME={result.home} personalize search "..."`, '
+        f"`PERSONALIZE_HOME={result.home} personalize review list` or "
+        f"`PERSONALIZE_HOME={result.home} personalize report`."
     )

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 
 from cli.base import JsonFlag, aware, console, err_console, open_home, print_json
@@ -62,21 +63,30 @@ def _pct(value: float | None) -> str:
 
 
 def _table(flow: FlowRow) -> Table:
-    table = Table(title=f"{flow.kind} {flow.step}", title_justify="left")
+    table = Table(
+        title=f"{flow.kind} {flow.step}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 0),
+    )
+    # Short headings: the table fits 80 columns (piped output, CI logs) without cutting.
     for column in (
         "arm",
-        "recipients",
-        "delivered",
+        "people",
+        "deliv.",
         "clicks",
         "orders",
-        "conversion",
+        "conv.",
         "revenue",
-        "per recipient",
-        "unsub",
-        "complaints",
-        "bounces",
+        "rev./r.",
+        "unsub.",
+        "compl.",
+        "bounce",
     ):
-        table.add_column(column, justify="left" if column == "arm" else "right")
+        left = column == "arm"
+        table.add_column(column, justify="left" if left else "right", no_wrap=left)
     for row in flow.arms:
         table.add_row(
             row.arm,
@@ -84,7 +94,7 @@ def _table(flow: FlowRow) -> Table:
             "-" if row.arm == "holdout" else str(row.delivered),
             "-" if row.arm == "holdout" else str(row.clicks),
             "-" if row.arm == "holdout" else str(row.orders_attributed),
-            f"{_pct(row.conversion)} ({row.converted})",
+            _pct(row.conversion),
             f"{row.revenue:.2f}",
             "-" if row.revenue_per_recipient is None else f"{row.revenue_per_recipient:.2f}",
             _pct(row.unsubscribe_rate),

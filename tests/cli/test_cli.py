@@ -127,12 +127,71 @@ def test_demo_loads_the_sample_business(tmp_path: Path) -> None:
     shown = report["side_by_side"]
     assert len(shown) == 2 and shown[0]["customer_id"] != shown[1]["customer_id"]
     assert any(f["quote"] for e in shown[0]["evidence"] for f in e["facts"])
+    # Then it closes the loop: a stand-in reviewer approves the drafts without problems, the
+    # real sender sends them to the demo's loopback SMTP server, a month is simulated, and the
+    # flow report shows the arms.
+    created = sum(c["created"] for c in campaigns.values())
+    held_out = sum(c["held_out"] for c in campaigns.values())
+    assert held_out > 0 and sum(c["generic"] for c in campaigns.values()) > 0
+    assert (report["approved"], report["left_for_review"]) == (created, 0)
+    sending = report["sending"]
+    assert (sending["sent"], sending["failed"], sending["retrying"]) == (created, 0, 0)
+    assert report["received"]["messages"] == created
+    headers = report["received"]["headers"]
+    assert set(headers) == {"From", "To", "Subject", "List-Unsubscribe"}
+    assert "hello@kettleandcrumb.example" in headers["From"] and "@" in headers["To"]
+    assert headers["List-Unsubscribe"].startswith("<https://mail.kettleandcrumb.example/")
+    simulation = report["simulation"]
+    assert simulation["simulated"] and simulation["seed"] == 2026
+    assert (simulation["sends"], simulation["held_out"]) == (created, held_out)
+    flows = report["report"]
+    assert flows["simulated"]
+    arms = {(f["kind"], f["step"], a["arm"]): a for f in flows["flows"] for a in f["arms"]}
+    assert {arm for _, _, arm in arms} == {"personal", "generic", "holdout"}
+    assert sum(a["recipients"] for a in arms.values()) == created + held_out
+    assert sum(a["delivered"] for a in arms.values()) == simulation["delivered"]
+    # Fourteen customers: no lift is sure of itself, and the report says so.
+    lifts = [lift for f in flows["flows"] for lift in f["lifts"]]
+    assert lifts and all(lift["verdict"] == "need more data" for lift in lifts)
     assert every_template_draft_passes_the_grounding_check(tmp_path / "demo") == (324, [])
-    rerun = runner.invoke(app, ["demo", "--home", str(tmp_path / "demo"), "--json"])
-    again = json.loads(rerun.stdout)
-    assert again["status"] == status  # the home is rebuilt, not doubled
-    # The same contexts get the same emails.
-    assert [d["body"] for d in again["side_by_side"]] == [d["body"] for d in shown]
+    # Printed for a person, from a rebuilt home.
+    rerun = runner.invoke(app, ["demo", "--home", str(tmp_path / "demo")])
+    assert rerun.exit_code == 0, rerun.output
+    printed = rerun.stdout
+    assert "SIMULATED: events and orders below are generated from stated rates, not real" in (
+        printed
+    )
+    assert "as a stand-in for a person" in printed
+    assert f"Sent {created} emails" in printed and f"it received {created}" in printed
+    assert f"To: {headers['To']}" in printed
+    assert "List-Unsubscribe: <https://mail.kettleandcrumb.example/" in printed
+    assert "delivered 97% (hard bounce 1%, soft bounce 2%)" in printed
+    for kind, step in {(kind, step) for kind, step, _ in arms}:
+        assert f"{kind} {step}" in printed
+    assert "personal vs generic, conversion:" in printed and "need more data" in printed
+    assert "attribution: last click within" in printed
+    # The home is rebuilt, not doubled, and the same contexts get the same emails.
+    check_rebuilt(tmp_path / "demo", status, shown)
+
+
+def check_rebuilt(home: Path, status: dict[str, Any], shown: list[dict[str, Any]]) -> None:
+    from sqlalchemy import func, select
+
+    from engine.db import Database
+    from engine.models import Customer, Draft, Order
+
+    db = Database(Settings(personalize_home=home, database_url=None))
+    try:
+        with db.read() as session:
+            assert (
+                session.scalar(select(func.count()).select_from(Customer)) == (status["customers"])
+            )
+            real = select(func.count()).where(Order.source != "simulated")
+            assert session.scalar(real) == status["orders"]
+            bodies = [session.get_one(Draft, d["id"]).body for d in shown]
+    finally:
+        db.dispose()
+    assert bodies == [d["body"] for d in shown]
 
 
 def every_template_draft_passes_the_grounding_check(home: Path) -> tuple[int, list[Any]]:
