@@ -27,6 +27,7 @@ from chat_ingest.jsonl import ImportSummary, Kind, import_file
 from cli.base import JsonFlag, console, err_console, print_json
 from cli.output import print_campaign, print_context, print_drafts_side_by_side, print_matches
 from cli.report import print_report
+from cli.simulate import MONTH, SimulationRates, SimulationSummary, simulate_month
 from engine.customers.context import CustomerContext, build_context
 from engine.db import Database, insert_ignoring_conflicts
 from engine.drafting.arms import ARM_KEY
@@ -36,7 +37,6 @@ from engine.drafting.voice import VoiceGuide, set_voice
 from engine.email.sender import SenderConfig, SendReport, send_due
 from engine.email.transports import SmtpServer, SmtpTransport
 from engine.measure.report import FlowReport, flow_report
-from engine.measure.simulate import MONTH, SimulationRates, SimulationSummary, simulate_month
 from engine.models import (
     DRAFT_KINDS,
     PURCHASED,

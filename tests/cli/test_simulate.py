@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from cli.simulate import MONTH, SimulationRates, SimulationSummary, simulate_month
 from engine.db import Database
 from engine.measure.report import flow_report
-from engine.measure.simulate import MONTH, SimulationRates, SimulationSummary, simulate_month
 from engine.models import Customer, Draft, EmailEvent, EmailSend, FlowEntry, Order, Product
 from engine.settings import Settings
 from tests.builders import AS_OF
