@@ -82,9 +82,12 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
 
 
 @contextmanager
-def smtp_server(*, tls_dir: Path | None = None) -> Iterator[tuple[Inbox, int, Path | None]]:
+def smtp_server(
+    *, tls_dir: Path | None = None, implicit_tls: bool = False
+) -> Iterator[tuple[Inbox, int, Path | None]]:
     """An SMTP server on a free loopback port; with `tls_dir`, it requires STARTTLS with a
-    self-signed certificate (its path is yielded, for the client to trust)."""
+    self-signed certificate (its path is yielded, for the client to trust), or with
+    `implicit_tls` speaks TLS from the first byte (smtps)."""
     inbox = Inbox()
     port = free_port()
     cert: Path | None = None
@@ -93,7 +96,11 @@ def smtp_server(*, tls_dir: Path | None = None) -> Iterator[tuple[Inbox, int, Pa
         cert, key = self_signed(tls_dir)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(cert, key)
-        extra = {"tls_context": context, "require_starttls": True}
+        extra = (
+            {"ssl_context": context}
+            if implicit_tls
+            else {"tls_context": context, "require_starttls": True}
+        )
     controller = Controller(inbox, hostname="127.0.0.1", port=port, **extra)
     controller.start()
     try:

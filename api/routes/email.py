@@ -1,12 +1,13 @@
 """Email's public faces: provider event webhooks, one-click unsubscribe and the signed click
 redirect (the last two need no key: they are links in customers' inboxes)."""
 
+import base64
 import contextlib
 import html
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel
 
@@ -15,9 +16,9 @@ from engine.customers.consent import unsubscribe
 from engine.email.events import record_events
 from engine.email.keys import link_key
 from engine.email.providers import PROVIDERS, ProviderEvent, ProviderKeys, parse_events
-from engine.email.tokens import read_click_token, read_unsubscribe_token
+from engine.email.tokens import read_click_token, read_open_token, read_unsubscribe_token
 from engine.errors import NotFoundError
-from engine.models import Draft, utcnow
+from engine.models import Draft, EmailEventName, utcnow
 from engine.settings import Settings, reveal
 
 router = APIRouter(tags=["email"])
@@ -31,6 +32,22 @@ class EventsAccepted(BaseModel):
     stored: int
     duplicates: int
     unknown: int
+
+
+def _our_event(draft_id: int, event: EmailEventName, *, url: str | None = None) -> ProviderEvent:
+    """An open or click our own links saw (each one its own event)."""
+    return ProviderEvent(
+        provider="links",
+        event_id=uuid.uuid4().hex,
+        event=event,
+        occurred_at=utcnow(),
+        draft_id=draft_id,
+        message_id=None,
+        email=None,
+        bounce=None,
+        machine=False,
+        url=url,
+    )
 
 
 def provider_keys(settings: Settings) -> ProviderKeys:
@@ -95,27 +112,26 @@ def unsubscribe_now(token: Token, db: DatabaseDep) -> HTMLResponse:
     return _page("Unsubscribed", "<h1>You are unsubscribed</h1><p>You will get no more emails.</p>")
 
 
+# The smallest transparent GIF: what the open pixel answers.
+_PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+
+
+@router.get("/o/{token}.gif", include_in_schema=False)
+def opened(token: Token, db: DatabaseDep) -> Response:
+    """The open pixel (TRACK_OPENS): records an open, answers a 1x1 image. Mail clients and
+    privacy proxies fetch images by themselves, so an open is a weak signal."""
+    draft_id = read_open_token(link_key(db), token)
+    with db.write() as session:
+        if session.get(Draft, draft_id) is not None:
+            record_events(session, [_our_event(draft_id, "opened")])
+    return Response(_PIXEL, media_type="image/gif", headers={"Cache-Control": "no-store"})
+
+
 @router.get("/r/{token}", include_in_schema=False)
 def click(token: Token, db: DatabaseDep) -> RedirectResponse:
     """Record a click and forward to the one URL this link was signed for."""
     draft_id, url = read_click_token(link_key(db), token)
     with db.write() as session:
         if session.get(Draft, draft_id) is not None:
-            record_events(
-                session,
-                [
-                    ProviderEvent(
-                        provider="redirect",
-                        event_id=uuid.uuid4().hex,
-                        event="clicked",
-                        occurred_at=utcnow(),
-                        draft_id=draft_id,
-                        message_id=None,
-                        email=None,
-                        bounce=None,
-                        machine=False,
-                        url=url,
-                    )
-                ],
-            )
+            record_events(session, [_our_event(draft_id, "clicked", url=url)])
     return RedirectResponse(url, status_code=302)

@@ -22,7 +22,7 @@ from email.message import EmailMessage
 from email.policy import EmailPolicy, Policy
 from types import MappingProxyType
 
-from engine.email.tokens import click_token, is_http_url, unsubscribe_token
+from engine.email.tokens import click_token, is_http_url, open_token, unsubscribe_token
 
 CTA_TEXT = "Visit the shop"
 UNSUBSCRIBE_TEXT = "Unsubscribe"
@@ -64,6 +64,8 @@ class Sender:
     shop_url: str | None  # SHOP_URL: the call to action
     track_clicks: bool  # TRACK_CLICKS: links go through signed /r/{token} redirects
     link_key: bytes  # the key tokens.py signs with
+    # TRACK_OPENS: a 1x1 image from /o/{token}.gif (mail clients prefetch images: weak signal)
+    track_opens: bool = False
 
 
 class _EncodedWordsHeader(UnstructuredHeader, BaseHeader):
@@ -277,6 +279,10 @@ def _html(outgoing: Outgoing, sender: Sender, links: Mapping[str, str], unsubscr
     hidden = (
         f'<span style="{_PREHEADER_STYLE}">{html.escape(preheader)}</span>\n' if preheader else ""
     )
+    if sender.track_opens:
+        token = open_token(sender.link_key, draft_id=outgoing.draft_id)
+        pixel = html.escape(f"{_public_url(sender)}/o/{token}.gif", quote=True)
+        blocks.append(f'<img src="{pixel}" width="1" height="1" alt="" style="border:0;">')
     return (
         "<!DOCTYPE html>\n<html>\n<head>\n"
         '<meta charset="utf-8">\n'

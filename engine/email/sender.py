@@ -58,6 +58,7 @@ class SenderConfig:
     public_url: str
     shop_url: str | None
     track_clicks: bool
+    track_opens: bool = False
 
 
 def sender_config(settings: Settings) -> SenderConfig:
@@ -73,6 +74,7 @@ def sender_config(settings: Settings) -> SenderConfig:
         public_url=settings.public_url.rstrip("/"),
         shop_url=settings.shop_url or None,
         track_clicks=settings.track_clicks,
+        track_opens=settings.track_opens,
     )
 
 
@@ -206,6 +208,7 @@ def _send_one(
             public_url=config.public_url,
             shop_url=config.shop_url,
             track_clicks=config.track_clicks,
+            track_opens=config.track_opens,
             link_key=key,
         ),
     )

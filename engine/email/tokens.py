@@ -18,6 +18,7 @@ from engine.errors import NotFoundError
 _TAG_BYTES = 16
 _UNSUBSCRIBE = b"personalize/unsubscribe/v1"
 _CLICK = b"personalize/click/v1"
+_OPEN = b"personalize/open/v1"
 _SCHEMES = ("http", "https")
 
 
@@ -45,6 +46,17 @@ def read_click_token(key: bytes, token: str) -> tuple[int, str]:
     if not is_http_url(url):
         raise NotFoundError("no such link")
     return draft_id, url
+
+
+def open_token(key: bytes, *, draft_id: int) -> str:
+    """A URL-safe token for the open pixel of a draft."""
+    return _seal(key, _OPEN, [draft_id, ""])
+
+
+def read_open_token(key: bytes, token: str) -> int:
+    """The draft id an open-pixel token was signed for."""
+    draft_id, _ = _open(key, _OPEN, token)
+    return draft_id
 
 
 def is_http_url(url: str) -> bool:

@@ -2,12 +2,14 @@
 provider event webhook (our generic format here; each provider's own in test_providers)."""
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from engine.email.keys import link_key
+from engine.email.render import Outgoing, Sender, render
 from engine.email.tokens import click_token, unsubscribe_token
 from engine.models import Customer, Draft, EmailEvent, EmailSend
 from engine.runtime import Services
@@ -122,3 +124,41 @@ def test_a_hard_bounce_suppresses_and_a_complaint_unsubscribes(
     assert c1.suppression_reason == "hard_bounce" and c1.suppressed_at is not None
     assert c2.marketing_consent is False and c2.suppressed_at is None
     assert statuses == {"approved"}
+
+
+def test_the_open_pixel_is_off_by_default_and_records_an_open_when_on(
+    client: TestClient, services: Services
+) -> None:
+    draft_id = sent_draft(services, "c1")
+    key = link_key(services.db)
+    outgoing = Outgoing(
+        draft_id=draft_id,
+        customer_id="c1",
+        to="c1@example.com",
+        first_name="Ana",
+        subject="Hello",
+        preheader="Hi",
+        body="Hi there",
+        message_id="m1@shop.example",
+    )
+    sender = Sender(
+        from_address="Shop <hi@shop.example>",
+        reply_to=None,
+        business_address="1 Main St",
+        public_url="https://shop.example",
+        shop_url=None,
+        track_clicks=True,
+        link_key=key,
+    )
+    plain = render(outgoing, sender).get_body(("html",))
+    assert plain is not None and "<img" not in plain.get_content()
+    tracked = render(outgoing, replace(sender, track_opens=True)).get_body(("html",))
+    assert tracked is not None
+    pixel = tracked.get_content().split('<img src="', 1)[1].split('"', 1)[0]
+    assert pixel.startswith("https://shop.example/o/") and pixel.endswith(".gif")
+    answer = client.get(pixel.removeprefix("https://shop.example"))
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/gif"
+    assert client.get("/o/forged.gif").status_code == 404
+    with services.db.read() as session:
+        opens = session.scalars(select(EmailEvent.event)).all()
+    assert opens == ["opened"]

@@ -15,7 +15,7 @@ from engine.db import Database
 from engine.email.keys import link_key
 from engine.email.sender import SenderConfig, send_due
 from engine.email.tokens import read_unsubscribe_token
-from engine.email.transports import SmtpServer, SmtpTransport, WebhookTransport
+from engine.email.transports import SmtpServer, SmtpTransport, WebhookTransport, parse_smtp_url
 from engine.models import Customer, Draft, DraftEvent, EmailSend, WebhookDelivery, utcnow
 from tests.builders import approved_drafts
 from tests.smtp import smtp_server
@@ -92,6 +92,21 @@ def test_starttls_is_used_when_the_server_offers_it(db: Database, tmp_path: Path
         transport.close()
     assert report.sent == 1
     assert inbox.starttls_used == [True]
+
+
+def test_smtps_speaks_tls_from_the_first_byte(db: Database, tmp_path: Path) -> None:
+    approved_drafts(db, "c1")
+    with smtp_server(tls_dir=tmp_path, implicit_tls=True) as (inbox, port, cert):
+        assert cert is not None
+        server = parse_smtp_url(f"smtps://127.0.0.1:{port}")
+        transport = SmtpTransport(server, context=ssl.create_default_context(cafile=str(cert)))
+        report = send_due(db, transport=transport, config=CONFIG)
+        transport.close()
+        # The server speaks nothing but TLS: a plain client gets nowhere.
+        approved_drafts(db, "c2")
+        plain = send_due(db, transport=smtp(port), config=CONFIG)
+    assert (server.implicit_tls, report.sent, plain.sent, plain.retrying) == (True, 1, 0, 1)
+    assert len(inbox.messages) == 1
 
 
 def test_an_untrusted_certificate_is_a_failure_not_a_plain_send(
