@@ -40,12 +40,18 @@ def serve(
     import uvicorn
 
     from api.app import create_app
+    from engine.email.sender import make_transport, sender_config
+
+    settings = Settings()
+    # A sending setting left out ends the command here, in one line, not in a server traceback.
+    if make_transport(settings) is not None:
+        sender_config(settings)
 
     # One thread per encode: the in-process worker and a search's query encoding then share
     # the cores instead of each oversubscribing them (a search's encode went from p99 ~1 s to
     # ~50 ms while ingesting on 2 cores). Bulk backfills belong to `personalize ingest`.
     torch.set_num_threads(1)
-    uvicorn.run(create_app(Settings()), host=host, port=port, access_log=access_log)
+    uvicorn.run(create_app(settings), host=host, port=port, access_log=access_log)
 
 
 def worker(

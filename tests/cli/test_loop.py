@@ -85,3 +85,15 @@ def test_approve_send_events_orders_report(
     assert sum(r["orders_attributed"] for r in rows) == 1
     assert sum(float(r["revenue"]) for r in rows) == 42.0
     assert data["simulated"] is False
+
+
+def test_sending_without_a_required_setting_names_it(settings: Settings) -> None:
+    env = {"PERSONALIZE_HOME": str(settings.personalize_home), "EMAIL_TRANSPORT": "smtp"}
+    if settings.database_url:
+        env["DATABASE_URL"] = settings.database_url
+    missing_url = runner.invoke(app, ["send"], env=env)
+    assert missing_url.exit_code == 2 and "SMTP_URL" in missing_url.stderr
+    missing_address = runner.invoke(app, ["send"], env=env | {"SMTP_URL": "smtp://127.0.0.1:1"})
+    assert missing_address.exit_code == 2 and "EMAIL_FROM" in missing_address.stderr
+    nothing = runner.invoke(app, ["send", "--json"], env=env | {"EMAIL_TRANSPORT": "none"})
+    assert nothing.exit_code == 0 and json.loads(nothing.stdout) == {"transport": "none", "sent": 0}
