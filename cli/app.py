@@ -3,7 +3,19 @@
 import typer
 
 from api.logs import install_log_masking
-from cli import customers, demo, drafting, evals, imports, keys, report, search, sending, serve
+from cli import (
+    customers,
+    demo,
+    drafting,
+    evals,
+    imports,
+    keys,
+    report,
+    search,
+    sending,
+    serve,
+    users,
+)
 from cli.base import err_console
 from engine.errors import EngineError
 
@@ -29,6 +41,7 @@ app.command()(sending.send)
 app.command()(report.report)
 app.add_typer(imports.import_app, name="import")
 app.add_typer(keys.keys_app, name="keys")
+app.add_typer(users.users_app, name="users")
 app.add_typer(evals.eval_app, name="eval")
 app.add_typer(drafting.voice_app, name="voice")
 app.add_typer(drafting.campaign_app, name="campaign")

@@ -582,3 +582,24 @@ class Attribution(Base):
     rule: Mapped[str] = mapped_column(String(16))  # "click" or "delivered"
     touched_at: Mapped[datetime]
     attributed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# What a person signed in to the console may do: a marketer reviews, searches and reads
+# customers; an admin also forgets customers and manages people.
+Role = Literal["marketer", "admin"]
+ROLES: tuple[Role, ...] = get_args(Role)
+
+
+class User(Base):
+    """A person who signs in to the console; never deleted (the audit trail names them),
+    only disabled."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    # Argon2id, with its parameters and salt in the string.
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = mapped_column(String(16))
+    disabled_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -19,7 +19,10 @@ MAY_IMPORT: dict[str, set[str]] = {
     "cli": {"engine", "embeddings", "chat_ingest", "api"},
 }
 # engine's core modules, which every room may use; they import no room.
-CORE = {"settings", "errors", "db", "models", "background", "outbox", "apikeys", "status"}
+CORE = {
+    *("settings", "errors", "db", "models", "background", "outbox", "apikeys", "status"),
+    "users",
+}
 # engine's rooms in flow order, then the modules that compose them: each may import only what
 # comes before it in this list (and the core).
 FLOW = [
