@@ -15,6 +15,7 @@ from embeddings.store import VectorStore
 from engine.db import Database
 from engine.errors import NotFoundError
 from engine.models import (
+    Attribution,
     Base,
     BlockedCandidate,
     Conversation,
@@ -22,8 +23,11 @@ from engine.models import (
     CustomerMerge,
     Draft,
     DraftEvent,
+    EmailEvent,
+    EmailSend,
     Erasure,
     Fact,
+    FlowEntry,
     Message,
     MessageIntent,
     Order,
@@ -177,6 +181,10 @@ def _delete_rows(session: Session, *, customer_id: str) -> dict[str, int]:
     # and a store whose foreign keys are off (an old SQLite connection) is erased all the same.
     steps: list[tuple[str, Delete]] = [
         ("webhook_deliveries", delete(WebhookDelivery).where(WebhookDelivery.draft_id.in_(drafts))),
+        ("email_events", delete(EmailEvent).where(EmailEvent.customer_id == customer_id)),
+        ("attributions", delete(Attribution).where(Attribution.customer_id == customer_id)),
+        ("email_sends", delete(EmailSend).where(EmailSend.customer_id == customer_id)),
+        ("flow_entries", delete(FlowEntry).where(FlowEntry.customer_id == customer_id)),
         ("draft_events", delete(DraftEvent).where(DraftEvent.draft_id.in_(drafts))),
         ("drafts", delete(Draft).where(Draft.customer_id == customer_id)),
         (

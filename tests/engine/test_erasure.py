@@ -13,15 +13,29 @@ from sqlalchemy import func, select, text
 from embeddings.store import EdgeStore
 from engine.customers.context import build_context
 from engine.customers.erasure import forget_customer, vacuum_full_tables
+from engine.db import Database
 from engine.drafting.review import edit, list_drafts
 from engine.drafting.service import load_catalog, run_campaign
 from engine.drafting.templates import TemplateDrafter
 from engine.drafting.voice import current_voice
 from engine.errors import NotFoundError
-from engine.models import Erasure, Fact, Message, MessageIntent, WebhookDelivery, utcnow
+from engine.measure.attribution import attribute_orders
+from engine.models import (
+    Attribution,
+    EmailEvent,
+    EmailSend,
+    Erasure,
+    Fact,
+    FlowEntry,
+    Message,
+    MessageIntent,
+    WebhookDelivery,
+    utcnow,
+)
 from engine.outbox import LEASE, SIGNATURE_HEADER, claim_due, deliver_due, signature_matches
 from engine.runtime import Services
 from tests.builders import AS_OF, converse, customer, order
+from tests.measure_rows import T0, add_event, add_order, enter
 from tests.scans import haystack
 from tests.servers import recording_transport
 
@@ -314,3 +328,20 @@ def test_the_erasure_event_waits_for_a_send_in_flight(services: Services) -> Non
     assert deliver_due(services.db, client=http, secret=SECRET).total == 0
     later = utcnow() + LEASE + timedelta(seconds=1)
     assert deliver_due(services.db, client=http, secret=SECRET, now=later).delivered >= 1
+
+
+def test_what_was_sent_and_measured_goes_with_the_customer_and_is_counted(db: Database) -> None:
+    """The sending tables are erased by name, not only by cascade: the audit row counts them,
+    and a store whose foreign keys are off loses them all the same."""
+    draft_id = enter(db, GONE, "personal")
+    assert draft_id is not None
+    add_event(db, draft_id, GONE, "clicked", T0 + timedelta(hours=1))
+    add_order(db, "o-gone", GONE, T0 + timedelta(days=1))
+    with db.write() as session:
+        assert attribute_orders(session, click_days=5, delivered_days=1) == 1
+    report = forget_customer(db=db, store=None, customer_id=GONE, actor="ops")
+    for table in ("email_events", "attributions", "email_sends", "flow_entries", "drafts"):
+        assert report.removed[table] == 1, table
+    with db.read() as session:
+        for model in (EmailEvent, EmailSend, FlowEntry, Attribution):
+            assert session.scalar(select(func.count()).select_from(model)) == 0
