@@ -29,10 +29,19 @@ from chat_ingest.service import store_order
 from engine.db import Database
 from engine.email.events import record_events
 from engine.email.providers import BounceKind, EventName, ProviderEvent
-from engine.models import PURCHASED, Arm, Customer, Draft, EmailSend, FlowEntry, Order
+from engine.models import (
+    PURCHASED,
+    SIMULATED_SOURCE,
+    Arm,
+    Customer,
+    Draft,
+    EmailSend,
+    FlowEntry,
+    Order,
+)
 
 PROVIDER = "simulated"
-ORDER_SOURCE = "simulated"
+ORDER_SOURCE = SIMULATED_SOURCE
 ORDER_PREFIX = "sim-"
 MONTH = timedelta(days=30)
 CENT = Decimal("0.01")

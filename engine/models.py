@@ -197,6 +197,9 @@ class Order(Base):
     )
 
 
+# The source of orders the demo's simulated month makes up: the report marks itself simulated
+# when one counts.
+SIMULATED_SOURCE = "simulated"
 # The one test of "this order is a purchase", wherever orders count (orders, spend, products
 # bought, RFM, lifecycle stage and triggers, the demo summary).
 PURCHASE_STATUS = ORDER_STATUSES[0]
@@ -504,7 +507,6 @@ class FlowEntry(Base):
         ForeignKey("drafts.id", ondelete="CASCADE"), index=True
     )
     entered_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 # A send is `pending` until the transport accepts it (`sent`); a sender claims it by pushing
@@ -533,7 +535,6 @@ class EmailSend(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 EmailEventName = Literal[

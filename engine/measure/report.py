@@ -24,6 +24,7 @@ from engine.measure.stats import Lift, mean_lift, rate_lift
 from engine.models import (
     ARMS,
     PURCHASED,
+    SIMULATED_SOURCE,
     Arm,
     Attribution,
     EmailEvent,
@@ -94,7 +95,7 @@ class FlowReport(BaseModel):
     until: datetime | None
     generated_at: datetime
     attribution: AttributionRule
-    # True when any counted entry, send or email event was simulated (not real mail).
+    # True when any counted email event or purchase was simulated (not real mail or money).
     simulated: bool
     newly_attributed: int
     flows: list[FlowRow]
@@ -139,13 +140,14 @@ def flow_report(
     entered in [since, until)."""
     now = now or utcnow()
     added = attribute_orders(session, click_days=click_days, delivered_days=delivered_days, now=now)
-    entries, simulated = _entries(session, since, until)
+    entries = _entries(session, since, until)
+    simulated = False
     flows: list[FlowRow] = []
     if entries:
         drafts = _in_window(
             select(FlowEntry.draft_id).where(FlowEntry.draft_id.is_not(None)), since, until
         )
-        simulated = _events(session, entries, drafts) or simulated
+        simulated = _events(session, entries, drafts)
         attributed: dict[int, int] = {
             draft_id: count
             for draft_id, count in session.execute(
@@ -154,7 +156,9 @@ def flow_report(
                 .group_by(Attribution.draft_id)
             )
         }
-        _spend(session, entries, since, until, window=timedelta(days=click_days))
+        simulated = (
+            _spend(session, entries, since, until, window=timedelta(days=click_days)) or simulated
+        )
         flows = _flows(entries, attributed)
     return FlowReport(
         since=since,
@@ -167,11 +171,9 @@ def flow_report(
     )
 
 
-def _entries(
-    session: Session, since: datetime | None, until: datetime | None
-) -> tuple[list[_Entry], bool]:
+def _entries(session: Session, since: datetime | None, until: datetime | None) -> list[_Entry]:
     """The entries in the window, each with whether its email was sent (an emailed arm counts
-    only those), and whether any counted entry or send was simulated."""
+    only those)."""
     rows = session.execute(
         _in_window(
             select(
@@ -181,21 +183,17 @@ def _entries(
                 FlowEntry.arm,
                 FlowEntry.draft_id,
                 FlowEntry.entered_at,
-                FlowEntry.simulated,
                 EmailSend.state,
-                EmailSend.simulated,
             ).outerjoin(EmailSend, EmailSend.draft_id == FlowEntry.draft_id),
             since,
             until,
         )
     )
     entries = []
-    simulated = False
-    for customer_id, kind, step, arm, draft_id, entered_at, sim, state, send_sim in rows:
+    for customer_id, kind, step, arm, draft_id, entered_at, state in rows:
         recipient = arm == "holdout" or state == "sent"
         entries.append(_Entry(customer_id, kind, step, arm, draft_id, entered_at, recipient))
-        simulated = simulated or bool(sim) or (recipient and bool(send_sim))
-    return entries, simulated
+    return entries
 
 
 def _events(session: Session, entries: list[_Entry], drafts: Select[Any]) -> bool:
@@ -230,31 +228,35 @@ def _spend(
     until: datetime | None,
     *,
     window: timedelta,
-) -> None:
+) -> bool:
     """Note on each recipient what they spent on purchases placed within `window` after they
-    entered the step (None: no purchase), from one read of the purchases that could count."""
+    entered the step (None: no purchase), from one read of the purchases that could count;
+    whether any purchase counted was simulated."""
     customers = _in_window(select(FlowEntry.customer_id), since, until)
-    query = select(Order.customer_id, Order.placed_at, Order.total).where(
+    query = select(Order.customer_id, Order.placed_at, Order.total, Order.source).where(
         PURCHASED, Order.customer_id.in_(customers)
     )
     if since is not None:
         query = query.where(Order.placed_at >= since)
     if until is not None:
         query = query.where(Order.placed_at <= until + window)
-    purchases: dict[str, list[tuple[datetime, Decimal]]] = defaultdict(list)
-    for customer_id, placed_at, total in session.execute(query.order_by(Order.placed_at)):
+    purchases: dict[str, list[tuple[datetime, Decimal, bool]]] = defaultdict(list)
+    for customer_id, placed_at, total, source in session.execute(query.order_by(Order.placed_at)):
         if customer_id is None:  # excluded by the query; says so to the type checker
             continue
-        purchases[customer_id].append((placed_at, Decimal(total)))
+        purchases[customer_id].append((placed_at, Decimal(total), source == SIMULATED_SOURCE))
+    simulated = False
     for entry in entries:
         bought = purchases.get(entry.customer_id)
         if not entry.recipient or not bought:
             continue
-        times = [t for t, _ in bought]
+        times = [t for t, _, _ in bought]
         start = bisect_left(times, entry.entered_at)
         end = bisect_right(times, entry.entered_at + window)
         if end > start:
-            entry.spent = sum((total for _, total in bought[start:end]), Decimal(0))
+            entry.spent = sum((total for _, total, _ in bought[start:end]), Decimal(0))
+            simulated = simulated or any(sim for _, _, sim in bought[start:end])
+    return simulated
 
 
 def _flows(entries: list[_Entry], attributed: dict[int, int]) -> list[FlowRow]:
