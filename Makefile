@@ -2,11 +2,12 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+README_SHOTS := queue draft search customer trends results
 STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo test lint typecheck check bench lock clean
+.PHONY: install browser demo test lint typecheck check bench screenshots lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +24,27 @@ install: $(STAMP)
 demo: install
 	$(BIN)/personalize demo
 
-test: install
+test: install browser
 	$(BIN)/python -m pytest
+
+# The console's browser tests drive Debian's Chromium (Playwright's own download cannot work
+# offline): installed here when missing and we are root; otherwise the README says how.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			echo "installing Debian's chromium for the console's browser tests"; \
+			apt-get install -y -q chromium >/dev/null 2>&1 || \
+				{ apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+		else \
+			echo "no /usr/bin/chromium: install it (sudo apt-get install chromium) for the browser tests"; \
+		fi; \
+	fi
+
+# The README's pictures of the console: the browser tests take them, this keeps the main ones.
+screenshots: install browser
+	$(BIN)/python -m pytest -q tests/console -k browser
+	mkdir -p docs/console
+	cp $(addprefix build/screenshots/,$(addsuffix .png,$(README_SHOTS))) docs/console/
 
 lint: install
 	$(BIN)/ruff check .
@@ -51,4 +71,4 @@ lock: $(BIN)/python
 	sed -i '/^--extra-index-url/d; /^--find-links/d' requirements.lock requirements-runtime.lock
 
 clean:
-	rm -rf $(VENV) .personalize .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .personalize .pytest_cache .mypy_cache .ruff_cache build

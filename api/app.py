@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.auth import KeyVerifier
+from api.console.router import install_console
 from api.errors import install_error_handlers
 from api.logs import install_log_masking
 from api.middleware import BodyGuard
@@ -124,4 +125,5 @@ def create_app(
         status,
     ):
         app.include_router(module.router, responses=ERROR_RESPONSES)
+    install_console(app)
     return app

@@ -5,10 +5,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.console.pages import error_page
 from chat_ingest.schemas import field_path
 from engine.errors import EngineError
 
@@ -67,20 +68,33 @@ def _describe(error: dict[str, Any]) -> dict[str, str]:
     return {"field": field_path(tuple(error["loc"])), "message": error["msg"]}
 
 
+def _on_console(request: Request) -> bool:
+    """Whether a person's browser asked (the console's pages answer errors as pages)."""
+    return request.url.path == "/app" or request.url.path.startswith("/app/")
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Map framework and project exceptions onto the JSON error shape."""
+    """Map framework and project exceptions onto the JSON error shape (a page on the console)."""
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation(
+        request: Request, exc: RequestValidationError
+    ) -> JSONResponse | HTMLResponse:
         errors = [_describe(e) for e in exc.errors()]
         first = errors[0] if errors else {"field": "body", "message": "invalid request"}
+        if _on_console(request):
+            return error_page(request, 422, f"{first['field']}: {first['message']}")
         return error_response(422, "invalid", first["message"], field=first["field"], errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        response = error_response(
-            exc.status_code, _STATUS_CODES.get(exc.status_code, "error"), str(exc.detail)
-        )
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse | HTMLResponse:
+        response: JSONResponse | HTMLResponse
+        if _on_console(request):
+            response = error_page(request, exc.status_code, str(exc.detail))
+        else:
+            response = error_response(
+                exc.status_code, _STATUS_CODES.get(exc.status_code, "error"), str(exc.detail)
+            )
         response.headers.update(exc.headers or {})
         return response
 
@@ -95,7 +109,9 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(EngineError)
-    async def _engine(_: Request, exc: EngineError) -> JSONResponse:
+    async def _engine(request: Request, exc: EngineError) -> JSONResponse | HTMLResponse:
         message = getattr(exc, "message", None) or str(exc)
         status = _ENGINE_STATUS.get(exc.code, 500)
+        if _on_console(request):
+            return error_page(request, status, message)
         return error_response(status, exc.code, message, field=getattr(exc, "field", None))

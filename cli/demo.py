@@ -532,3 +532,9 @@ def print_demo(console: Console, result: DemoResult) -> None:
         f"`PERSONALIZE_HOME={result.home} personalize review list` or "
         f"`PERSONALIZE_HOME={result.home} personalize report`."
     )
+    console.print(
+        "Or in the browser, the console: "
+        f"`PERSONALIZE_HOME={result.home} personalize users create you@example.com --role admin`, "
+        f"then `PERSONALIZE_HOME={result.home} personalize serve` and open "
+        "http://127.0.0.1:8000/app"
+    )

@@ -51,6 +51,10 @@ def serve(
     # the cores instead of each oversubscribing them (a search's encode went from p99 ~1 s to
     # ~50 ms while ingesting on 2 cores). Bulk backfills belong to `personalize ingest`.
     torch.set_num_threads(1)
+    err_console.print(
+        f"The console: http://{host}:{port}/app (people sign in with an account made by "
+        "`personalize users create EMAIL --role marketer|admin`)"
+    )
     uvicorn.run(create_app(settings), host=host, port=port, access_log=access_log)
 
 

@@ -1,5 +1,6 @@
 """Database engine, sessions and migrations, for SQLite (embedded) and PostgreSQL."""
 
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -9,11 +10,12 @@ from typing import Any, TypeVar, cast
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, Table, create_engine, event
+from sqlalchemy import Engine, Table, create_engine, event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.models import Secret
 from engine.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -145,3 +147,18 @@ def in_chunks(values: Sequence[Value], size: int = IN_CHUNK) -> Iterator[Sequenc
     """The values in slices short enough for one `IN (...)` list each."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def stored_secret(db: Database, name: str) -> bytes:
+    """A key the product made for itself, made (and committed) on first use and kept in the
+    database, so every process shares it without a setting to manage; two processes making it
+    at once agree on the one stored first."""
+    query = select(Secret.value).where(Secret.name == name)
+    with db.read() as session:
+        value = session.scalar(query)
+    if value is None:
+        with db.write() as session:
+            row = {"name": name, "value": secrets.token_hex(32)}
+            insert_ignoring_conflicts(session, Secret, row, key=["name"])
+            value = session.scalars(query).one()
+    return bytes.fromhex(value)

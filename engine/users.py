@@ -1,19 +1,22 @@
 """People who sign in to the console: created with a role, checked by password (Argon2id),
 listed, and disabled rather than deleted (the audit trail names them)."""
 
+import hashlib
+import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from engine.db import insert_ignoring_conflicts
 from engine.errors import ConflictError, InvalidInput, NotFoundError
-from engine.models import ROLES, User, utcnow
+from engine.models import ROLES, ConsoleSession, User, utcnow
 
 MIN_PASSWORD = 12
+SESSION_HOURS = 8
 _HASHER = PasswordHasher()
 # Checked against when no such account exists, so a wrong email takes as long as a wrong
 # password and does not tell an attacker which addresses have accounts.
@@ -94,3 +97,61 @@ def _read(user: User) -> UserRead:
         disabled_at=user.disabled_at,
         created_at=user.created_at,
     )
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A browser's console session: the id its cookie carries, and the token its forms do."""
+
+    session_id: str
+    csrf: str
+    user: UserRead
+    expires_at: datetime
+
+
+def _hashed(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+def start_session(session: Session, *, user: UserRead, now: datetime | None = None) -> SignedIn:
+    """A new session for a person who just signed in, good for SESSION_HOURS."""
+    now = now or utcnow()
+    # Sessions past their time are of no use to anyone: swept as new ones start.
+    session.execute(delete(ConsoleSession).where(ConsoleSession.expires_at < now))
+    session_id, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    expires_at = now + timedelta(hours=SESSION_HOURS)
+    session.add(
+        ConsoleSession(
+            id=_hashed(session_id),
+            user_id=user.id,
+            csrf=csrf,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    return SignedIn(session_id=session_id, csrf=csrf, user=user, expires_at=expires_at)
+
+
+def find_session(
+    session: Session, *, session_id: str, now: datetime | None = None
+) -> SignedIn | None:
+    """The live session with this id, or None (unknown, expired, signed out, or its person
+    disabled)."""
+    row = session.execute(
+        select(ConsoleSession, User)
+        .join(User, User.id == ConsoleSession.user_id)
+        .where(ConsoleSession.id == _hashed(session_id))
+    ).first()
+    if row is None:
+        return None
+    found, user = row
+    if found.expires_at <= (now or utcnow()) or user.disabled_at is not None:
+        return None
+    return SignedIn(
+        session_id=session_id, csrf=found.csrf, user=_read(user), expires_at=found.expires_at
+    )
+
+
+def end_session(session: Session, *, session_id: str) -> None:
+    """Sign a browser out: its cookie no longer opens anything."""
+    session.execute(delete(ConsoleSession).where(ConsoleSession.id == _hashed(session_id)))
