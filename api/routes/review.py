@@ -14,15 +14,13 @@ from engine.drafting.review import (
     DraftDetail,
     DraftRead,
     approve,
-    edit,
     get_draft,
     list_drafts,
     reject,
     statuses_for,
 )
-from engine.drafting.service import blocked_texts, load_catalog
-from engine.drafting.voice import current_voice
-from engine.models import Draft, DraftKind, DraftStatus
+from engine.drafting.service import edit_draft
+from engine.models import DraftKind, DraftStatus
 
 router = APIRouter(prefix="/v1/review", tags=["review"])
 
@@ -129,19 +127,6 @@ def patch_draft(
     changes = body.model_dump(exclude_none=True)
 
     def apply_edit(session: Session) -> None:
-        draft = session.get(Draft, draft_id)
-        customer_id = draft.customer_id if draft else ""
-        voice = current_voice(session)
-        edit(
-            session,
-            draft_id=draft_id,
-            actor=key.name,
-            changes=changes,
-            catalog=load_catalog(session),
-            checks=voice.checks,
-            business=voice.business,
-            voice=voice,
-            blocked_texts=blocked_texts(session, customer_ids=[customer_id]).get(customer_id, []),
-        )
+        edit_draft(session, draft_id=draft_id, actor=key.name, changes=changes)
 
     return _act(db, draft_id, apply_edit)

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,7 +28,15 @@ from engine.drafting.base import (
     DraftRequest,
 )
 from engine.drafting.grounding import Problem, check_draft
-from engine.drafting.review import DraftDetail, evidence_for, get_draft, to_read
+from engine.drafting.review import (
+    DraftDetail,
+    check_edit,
+    draft_customer,
+    edit,
+    evidence_for,
+    get_draft,
+    to_read,
+)
 from engine.drafting.voice import StoredVoiceGuide, current_voice
 from engine.errors import ConflictError, InvalidInput, NotFoundError
 from engine.models import (
@@ -133,6 +142,38 @@ class _Job:
     problems: list[Problem] = field(default_factory=list)
     attempts: int = 1
     error: str | None = None
+
+
+def _recheck_inputs(session: Session, *, draft_id: int) -> dict[str, Any]:
+    """What re-checking an edited draft needs: the catalog, the voice guide in use, and the
+    customer's messages in which the gate blocked something."""
+    customer_id = draft_customer(session, draft_id=draft_id)
+    voice = current_voice(session)
+    return {
+        "catalog": load_catalog(session),
+        "checks": voice.checks,
+        "business": voice.business,
+        "voice": voice,
+        "blocked_texts": blocked_texts(session, customer_ids=[customer_id]).get(customer_id, []),
+    }
+
+
+def edit_draft(session: Session, *, draft_id: int, actor: str, changes: dict[str, str]) -> None:
+    """A reviewer's edit, saved, re-checked and audited (the API's and the console's)."""
+    edit(
+        session,
+        draft_id=draft_id,
+        actor=actor,
+        changes=changes,
+        **_recheck_inputs(session, draft_id=draft_id),
+    )
+
+
+def preview_edit(session: Session, *, draft_id: int, changes: dict[str, str]) -> list[Problem]:
+    """The problems a reviewer's edit would have; saves nothing."""
+    return check_edit(
+        session, draft_id=draft_id, changes=changes, **_recheck_inputs(session, draft_id=draft_id)
+    )
 
 
 def run_campaign(
