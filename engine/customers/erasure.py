@@ -120,6 +120,25 @@ def forget_customer(
     return report
 
 
+@dataclass(frozen=True)
+class ErasureRead:
+    """An erasure's audit row: when, by whom, and what went (rows per table, vectors)."""
+
+    id: int
+    actor: str
+    at: datetime
+    removed: dict[str, int]
+
+
+def get_erasure(session: Session, *, erasure_id: int) -> ErasureRead | None:
+    """The audit row of one erasure, if there is one by that id (it names nobody)."""
+    row = session.get(Erasure, erasure_id)
+    if row is None:
+        return None
+    removed = {str(table): int(count) for table, count in (row.removed or {}).items()}
+    return ErasureRead(id=row.id, actor=row.actor, at=row.at, removed=removed)
+
+
 def vacuum_full_tables(db: Database, *, tables: Iterable[str]) -> list[str]:
     """PostgreSQL: rewrite the tables an erasure removed rows from (`VACUUM (FULL)`), so their
     bytes leave the table and index files; a plain VACUUM only marks the space reusable and
