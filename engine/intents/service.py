@@ -2,15 +2,15 @@
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from embeddings.encoder import Encoder
 from embeddings.store import VectorStore
 from engine.db import in_chunks, insert_ignoring_conflicts
-from engine.errors import ConflictError, EngineError, NotFoundError
+from engine.errors import ConflictError, EngineError, InvalidInput, NotFoundError
 from engine.intents.classifier import IntentClassifier
 from engine.intents.model import IntentModel, TrackerModel
 from engine.intents.taxonomy import BUILTIN_INTENTS, SMALL_TALK
@@ -73,18 +73,24 @@ class CustomerIntent:
     best_score: float
 
 
+def _intent_counts(session: Session, *, trackers_only: bool = False) -> dict[str, tuple[int, int]]:
+    """Per intent, how many messages and how many customers were found saying it."""
+    query = select(
+        MessageIntent.intent,
+        func.count(MessageIntent.id),
+        func.count(func.distinct(MessageIntent.customer_id)),
+    ).group_by(MessageIntent.intent)
+    if trackers_only:
+        query = query.where(MessageIntent.intent.in_(select(Tracker.name)))
+    return {
+        name: (int(messages), int(customers))
+        for name, messages, customers in session.execute(query)
+    }
+
+
 def list_intents(session: Session) -> list[IntentCount]:
     """Built-in and custom intents, with message and customer counts."""
-    counts = {
-        name: (messages, customers)
-        for name, messages, customers in session.execute(
-            select(
-                MessageIntent.intent,
-                func.count(MessageIntent.id),
-                func.count(func.distinct(MessageIntent.customer_id)),
-            ).group_by(MessageIntent.intent)
-        )
-    }
+    counts = _intent_counts(session)
     rows = [
         IntentCount(i.name, "builtin", i.description, *counts.get(i.name, (0, 0)))
         for i in BUILTIN_INTENTS
@@ -200,3 +206,100 @@ def score_tracker_over_stored(
             key=["message_id", "intent"],
         )
     return len(rows)
+
+
+@dataclass(frozen=True)
+class IntentWeek:
+    """How many customers, and how many of their messages, carried one intent in one week."""
+
+    intent: str
+    week_start: date
+    customers: int
+    messages: int
+
+
+@dataclass(frozen=True)
+class TrackerSummary:
+    """A tracker as defined, with how many messages and customers carry it so far."""
+
+    name: str
+    description: str
+    examples: list[str]
+    created_at: datetime
+    messages: int
+    customers: int
+
+
+def week_starts(*, as_of: date, weeks: int = 12) -> list[date]:
+    """The first days of the `weeks` seven-day weeks that end on `as_of`, oldest first."""
+    if weeks < 1:
+        raise InvalidInput("must be at least 1", field="weeks")
+    last = as_of - timedelta(days=6)
+    return [last - timedelta(weeks=weeks - 1 - n) for n in range(weeks)]
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def intent_weeks(session: Session, *, as_of: date, weeks: int = 12) -> list[IntentWeek]:
+    """Customers and messages per intent per week over the `weeks` seven-day weeks ending on
+    `as_of` (the whole day, in UTC), from customer turns only; a week in which an intent was
+    not expressed has no row. Ordered by intent, then week."""
+    starts = week_starts(as_of=as_of, weeks=weeks)
+    bounds = [_midnight(day) for day in starts[1:]]
+    # The week number is computed in SQL and grouped on in an outer query: PostgreSQL cannot
+    # match a CASE with bound parameters in the select list to the same CASE in GROUP BY.
+    week: ColumnElement[int] = (
+        case(
+            *[(MessageIntent.sent_at < bound, n) for n, bound in enumerate(bounds)],
+            else_=len(bounds),
+        )
+        if bounds
+        else literal(0)  # one week: a CASE needs at least one WHEN
+    )
+    tagged = (
+        select(
+            MessageIntent.intent.label("intent"),
+            MessageIntent.customer_id.label("customer_id"),
+            week.label("week"),
+        )
+        .join(Message, Message.id == MessageIntent.message_id)
+        # Agent and bot turns never carry intents about the customer; the filter keeps it so.
+        .where(
+            Message.role == "customer",
+            MessageIntent.sent_at >= _midnight(starts[0]),
+            MessageIntent.sent_at < _midnight(as_of + timedelta(days=1)),
+        )
+        .subquery()
+    )
+    rows = session.execute(
+        select(
+            tagged.c.intent,
+            tagged.c.week,
+            func.count(func.distinct(tagged.c.customer_id)),
+            func.count(),
+        )
+        .group_by(tagged.c.intent, tagged.c.week)
+        .order_by(tagged.c.intent, tagged.c.week)
+    ).all()
+    return [
+        IntentWeek(intent, starts[int(n)], int(customers), int(messages))
+        for intent, n, customers, messages in rows
+    ]
+
+
+def list_trackers(session: Session) -> list[TrackerSummary]:
+    """Every tracker, oldest first, with its message and customer counts so far."""
+    counts = _intent_counts(session, trackers_only=True)
+    return [
+        TrackerSummary(
+            name=t.name,
+            description=t.description,
+            examples=list(t.examples),
+            created_at=t.created_at,
+            messages=counts.get(t.name, (0, 0))[0],
+            customers=counts.get(t.name, (0, 0))[1],
+        )
+        for t in session.scalars(select(Tracker).order_by(Tracker.id))
+    ]
