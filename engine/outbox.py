@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine.background import LoopThread
@@ -403,3 +403,72 @@ def delivery_states(session: Session, *, draft_ids: Sequence[int]) -> dict[int, 
             if row.draft_id is not None:  # always, by the filter; an erasure event names none
                 states[row.draft_id] = DeliveryState.model_validate(row)
     return states
+
+
+@dataclass(frozen=True)
+class DeliveryProblem:
+    """A delivery that failed at least once: still being retried, or given up on."""
+
+    id: int
+    draft_id: int | None
+    state: str
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    next_attempt_at: datetime
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxSummary:
+    """The review webhook queue at a glance."""
+
+    # Pending and never tried yet, or tried and failed and waiting for the next try.
+    waiting: int
+    retrying: int
+    delivered: int
+    failed: int
+    oldest_waiting_since: datetime | None
+    # The newest deliveries that failed at least once and are not delivered, newest first.
+    problems: list[DeliveryProblem]
+
+
+def outbox_summary(session: Session, *, problems: int = 5) -> OutboxSummary:
+    """Deliveries waiting, retrying, delivered and failed, and the newest problems."""
+    pending = WebhookDelivery.state == "pending"
+    tried = WebhookDelivery.attempts > 0
+    waiting, retrying, delivered, failed = session.execute(
+        select(
+            func.count().filter(pending, ~tried),
+            func.count().filter(pending, tried),
+            func.count().filter(WebhookDelivery.state == "delivered"),
+            func.count().filter(WebhookDelivery.state == "failed"),
+        )
+    ).one()
+    oldest = session.scalar(select(func.min(WebhookDelivery.created_at)).where(pending))
+    rows = session.scalars(
+        select(WebhookDelivery)
+        .where(WebhookDelivery.state != "delivered", WebhookDelivery.last_error.is_not(None))
+        .order_by(WebhookDelivery.id.desc())
+        .limit(problems)
+    ).all()
+    return OutboxSummary(
+        waiting=int(waiting or 0),
+        retrying=int(retrying or 0),
+        delivered=int(delivered or 0),
+        failed=int(failed or 0),
+        oldest_waiting_since=oldest,
+        problems=[
+            DeliveryProblem(
+                id=row.id,
+                draft_id=row.draft_id,
+                state=row.state,
+                attempts=row.attempts,
+                last_status=row.last_status,
+                last_error=row.last_error,
+                next_attempt_at=row.next_attempt_at,
+                created_at=row.created_at,
+            )
+            for row in rows
+        ],
+    )

@@ -10,7 +10,7 @@ Message-ID, which mail systems use to drop duplicates), and no message is ever l
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine.background import LoopThread
@@ -26,7 +26,7 @@ from engine.email.transports import (
     parse_smtp_url,
 )
 from engine.errors import InvalidInput
-from engine.models import Customer, Draft, DraftEvent, EmailSend, utcnow
+from engine.models import Customer, Draft, DraftEvent, EmailSend, SendState, utcnow
 from engine.outbox import backoff
 from engine.settings import Settings, reveal
 
@@ -303,3 +303,78 @@ def start_sender(db: Database, settings: Settings) -> SenderLoop | None:
     loop = SenderLoop(db, transport=transport, config=sender_config(settings))
     loop.start()
     return loop
+
+
+@dataclass(frozen=True)
+class SendProblem:
+    """A send that failed at least once, or was withdrawn before it went: why, and how often."""
+
+    draft_id: int
+    customer_id: str
+    state: SendState
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime
+
+
+@dataclass(frozen=True)
+class SendingSummary:
+    """The sending queue at a glance."""
+
+    # Approved drafts the sender has not picked up yet (no send row: it queues them first).
+    approved_not_queued: int
+    # Send rows by state; a pending one that failed before is also counted in `retrying`.
+    pending: int
+    retrying: int
+    sent: int
+    failed: int
+    withdrawn: int
+    # The newest sends that failed (for good or for now) or were withdrawn, newest first.
+    problems: list[SendProblem]
+
+    @property
+    def waiting(self) -> int:
+        """Approved drafts not sent yet, queued or not."""
+        return self.approved_not_queued + self.pending
+
+
+def sending_summary(session: Session, *, problems: int = 5) -> SendingSummary:
+    """Approved drafts waiting, sends by state, and the newest problems."""
+    unqueued = session.scalar(
+        select(func.count())
+        .select_from(Draft)
+        .where(Draft.status == "approved", Draft.id.not_in(select(EmailSend.draft_id)))
+    )
+    by_state = dict(
+        session.execute(select(EmailSend.state, func.count()).group_by(EmailSend.state)).all()
+    )
+    retrying = session.scalar(
+        select(func.count())
+        .select_from(EmailSend)
+        .where(EmailSend.state == "pending", EmailSend.last_error.is_not(None))
+    )
+    rows = session.scalars(
+        select(EmailSend)
+        .where(EmailSend.state != "sent", EmailSend.last_error.is_not(None))
+        .order_by(EmailSend.id.desc())
+        .limit(problems)
+    ).all()
+    return SendingSummary(
+        approved_not_queued=int(unqueued or 0),
+        pending=int(by_state.get("pending", 0)),
+        retrying=int(retrying or 0),
+        sent=int(by_state.get("sent", 0)),
+        failed=int(by_state.get("failed", 0)),
+        withdrawn=int(by_state.get("withdrawn", 0)),
+        problems=[
+            SendProblem(
+                draft_id=row.draft_id,
+                customer_id=row.customer_id,
+                state=row.state,
+                attempts=row.attempts,
+                last_error=row.last_error,
+                next_attempt_at=row.next_attempt_at,
+            )
+            for row in rows
+        ],
+    )
