@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any, Literal
 
+from api.console.words import flow_label, name_words
 from engine.intents.service import IntentWeek
 from engine.measure.report import FlowRow, LiftRow
 
@@ -16,7 +17,6 @@ Metric = Literal["conversion", "revenue_per_recipient"]
 
 # The console's own colours (console.css): a verdict reads the same in the chart and the table.
 VERDICT_COLOURS = {"better": "#1a7f37", "worse": "#b42318", "need more data": "#57606a"}
-KIND_LABELS = {"welcome": "Welcome", "post_purchase": "After a purchase", "win_back": "Win-back"}
 VERSUS_LABELS = {"generic": "vs generic email", "holdout": "vs no email"}
 # Labels a little larger than Vega's 10 px defaults: read on a laptop and on a phone.
 CONFIG = {
@@ -33,21 +33,9 @@ METRIC_TITLES: dict[Metric, str] = {
 }
 
 
-def intent_label(name: str) -> str:
-    """An intent's name in plain words: "pricing_interest" reads "Pricing interest"."""
-    words = name.replace("_", " ").strip()
-    return words[:1].upper() + words[1:]
-
-
 def week_label(day: date) -> str:
     """A week by its first day, short: "Aug 29"."""
     return f"{day:%b} {day.day}"
-
-
-def flow_label(kind: str, step: str) -> str:
-    """A campaign step in plain words: "Welcome, day 0"."""
-    when = f"day {step[1:]}" if step.startswith("d") and step[1:].isdigit() else step
-    return f"{KIND_LABELS.get(kind, intent_label(kind))}, {when}"
 
 
 def top_intents(rows: Sequence[IntentWeek], *, limit: int) -> list[str]:
@@ -71,7 +59,7 @@ def weekly_values(
             row = found.get((intent, week))
             values.append(
                 {
-                    "intent": intent_label(intent),
+                    "intent": name_words(intent),
                     "week": week_label(week),
                     "week_start": week.isoformat(),
                     "customers": row.customers if row else 0,
@@ -118,7 +106,7 @@ def intent_weeks_spec(
                 "field": "intent",
                 "type": "nominal",
                 "title": "Intent",
-                "sort": [intent_label(i) for i in intents],
+                "sort": [name_words(i) for i in intents],
                 "legend": {"orient": "bottom", "columns": 2, "labelLimit": 240},
             },
             "tooltip": [

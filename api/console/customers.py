@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.console.auth import AdminDep, FormDep, Refused, Viewer, ViewerDep
 from api.console.pages import render
+from api.console.words import STATUS_LABELS
 from api.deps import DatabaseDep, ServicesDep, SettingsDep, wake_outbox
 
 # Importing the API's customer routes registers the `customer_id` path convertor (ids may hold
@@ -68,14 +69,6 @@ MONETARY_WORDS = {
 SUPPRESSION_WORDS = {
     "hard_bounce": "the address bounced",
     "soft_bounces": "the address kept bouncing",
-}
-STATUS_WORDS = {
-    "pending_review": "waiting for review",
-    "needs_attention": "needs attention",
-    "approved": "approved",
-    "rejected": "rejected",
-    "withdrawn": "withdrawn",
-    "sent": "sent",
 }
 # Erasure audit counts in plain words, in the order a person would read them.
 REMOVED_WORDS = {
@@ -312,7 +305,7 @@ def _customer_page(
         frequency=FREQUENCY_WORDS.get(context.rfm.frequency, words(context.rfm.frequency)),
         monetary=MONETARY_WORDS.get(context.rfm.monetary or "", ""),
         suppression=SUPPRESSION_WORDS.get(context.consent.suppression_reason or "", ""),
-        status_words=STATUS_WORDS,
+        status_words=STATUS_LABELS,
         status_code=status_code,
         **HELPERS,
         **extra,

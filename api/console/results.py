@@ -12,12 +12,12 @@ from fastapi.responses import HTMLResponse
 from api.console.auth import ViewerDep
 from api.console.charts import (
     VERSUS_LABELS,
-    flow_label,
     lift_difference_text,
     lift_interval_text,
     lift_spec,
 )
 from api.console.pages import render
+from api.console.words import flow_label
 from api.deps import DatabaseDep, SettingsDep
 from engine.measure.report import ArmRow, AttributionRule, FlowReport, FlowRow, flow_report
 

@@ -12,6 +12,7 @@ from starlette.datastructures import FormData
 
 from api.console.auth import FormDep, Viewer, ViewerDep
 from api.console.pages import is_htmx, render
+from api.console.words import KIND_LABELS, STATUS_LABELS, step_label
 from api.deps import DatabaseDep
 from api.routes.review import DraftEdit, Rejection
 from engine.customers.conversations import get_conversation
@@ -37,16 +38,7 @@ router = APIRouter(prefix="/app")
 DraftId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 PAGE_SIZE = 50
 
-KIND_LABELS = {"welcome": "Welcome", "post_purchase": "After a purchase", "win_back": "Win-back"}
-STATUS_LABELS = {
-    "pending_review": "Waiting",
-    "needs_attention": "Needs a fix",
-    "approved": "Approved",
-    "rejected": "Rejected",
-    "withdrawn": "Withdrawn",
-    "sent": "Sent",
-}
-STATUS_FILTERS = [("waiting", "Waiting for review"), ("all", "All")] + [
+STATUS_FILTERS = [("waiting", "To review (waiting, or needing a fix)"), ("all", "All")] + [
     (status, STATUS_LABELS[status]) for status in DRAFT_STATUSES
 ]
 # Why approving from the queue left a draft as it was, in the owner's words.
@@ -68,12 +60,6 @@ FIELD_LABELS = {"subject": "Subject", "preheader": "Preheader", "body": "Body"}
 def q(value: str) -> str:
     """A value made safe for one segment of a URL (customer ids may hold a slash)."""
     return quote(value, safe="")
-
-
-def step_label(step: str) -> str:
-    """A sequence step in words: `d90` is "day 90"."""
-    found = re.fullmatch(r"d(\d+)", step)
-    return f"day {found.group(1)}" if found else step
 
 
 def _cursor(value: str | None) -> int | None:

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from api.console.auth import FormDep, ViewerDep
 from api.console.charts import (
-    intent_label,
     intent_weeks_spec,
     top_intents,
     week_label,
 )
 from api.console.pages import render
+from api.console.words import name_words
 from api.deps import ServicesDep
 from engine.errors import ConflictError
 from engine.intents.service import (
@@ -97,7 +97,7 @@ def _week_table(
         ]
         table.append(
             {
-                "intent": intent_label(intent),
+                "intent": name_words(intent),
                 "cells": cells,
                 "messages": sum(m for _, m in cells),
             }

@@ -7,8 +7,6 @@ from typing import Any
 import pytest
 
 from api.console.charts import (
-    flow_label,
-    intent_label,
     intent_weeks_spec,
     lift_difference_text,
     lift_interval_text,
@@ -16,6 +14,7 @@ from api.console.charts import (
     top_intents,
     week_label,
 )
+from api.console.words import flow_label, name_words
 from engine.intents.service import IntentWeek, week_starts
 from engine.measure.report import ArmRow, FlowRow, LiftRow
 
@@ -194,7 +193,7 @@ def test_the_revenue_lift_spec_keeps_money_and_a_missing_interval() -> None:
 
 
 def test_labels_and_texts_read_plainly() -> None:
-    assert intent_label("pricing_interest") == "Pricing interest"
+    assert name_words("pricing_interest") == "Pricing interest"
     assert flow_label("post_purchase", "d14") == "After a purchase, day 14"
     assert flow_label("welcome", "custom") == "Welcome, custom"
     assert week_label(date(2026, 9, 5)) == "Sep 5"

@@ -70,7 +70,7 @@ def test_the_filters_narrow_the_queue(console: Console, page: Page) -> None:
 
 def test_the_keyboard_moves_and_approves_the_current_row(console: Console, page: Page) -> None:
     sign_in(page, console.url, MARKETER)
-    page.get_by_label("Status").select_option(label="Waiting")
+    page.get_by_label("Status").select_option(label="Waiting for review")
     page.get_by_role("button", name="Show").click()
     page.wait_for_url(re.compile(r".*status=pending_review.*"))
     rows = page.locator("table.queue tbody tr")
