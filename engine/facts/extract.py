@@ -55,6 +55,9 @@ MAY_HOLD_A_FACT = re.compile(
     + r"|\b(?:i'?m|im|i\s+am|we'?re|we\s+are)\s+(?:just\s+|now\s+|also\s+|not\s+)?(?:an?|the)\b"
     # "I'll pop in Friday": a plan, whatever the verb.
     r"|\b(?:i'll|ill|we'll)\s+\w+"
+    # Where they are: "I'm in Winnipeg", "we're based in Leeds", "we just moved to Tacoma".
+    r"|\b(?:i'?m|im|i\s+am|we'?re|we\s+are|i|we)\s+(?:\w+\s+){0,2}?"
+    r"(?:in|based|located|live|living|moved|relocated)\b"
     r"|\b(?:my|our)\s+(?:fav|favourite|favorite|go-to|job|role)\b|\b(?:mine|ours)\b"
     # Trouble with a thing: "the reader keeps dropping", "it arrived damaged".
     r"|\b(?:keeps?|kept|won'?t|wont|doesn'?t|isn'?t|aren'?t|stopped|broke|broken|barely|hardly|"

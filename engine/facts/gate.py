@@ -292,6 +292,8 @@ def _maybe_a_name(token: Token) -> bool:
     """A proper noun in a place where people stand: "for Sarah", "with Tom", "Tom and I"."""
     if token.pos_ != "PROPN" or any(child.dep_ in {"det", "poss"} for child in token.children):
         return False
+    if _moved_to(token):
+        return False  # a place: "we just moved to Tacoma"
     if token.dep_ == "conj" and token.head.lower_ in FIRST_PERSON:
         return True
     if token.dep_ == "appos":
@@ -302,6 +304,12 @@ def _maybe_a_name(token: Token) -> bool:
         verb = token.head.head
         return verb.lemma_ not in {"brew", "make", "use", "grind", "pull", "cook", "go", "start"}
     return token.dep_ in {"dative", "npadvmod"}
+
+
+def _moved_to(token: Token) -> bool:
+    """The place one moved to: "we just moved to Tacoma" (people are sent to, not moved to)."""
+    preposition = token.head
+    return preposition.lower_ == "to" and preposition.head.lemma_ in {"move", "relocate"}
 
 
 def question(clause: Clause) -> bool:

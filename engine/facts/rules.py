@@ -1,6 +1,7 @@
 """The rules that find what a customer says about themselves in one clause: their business or role,
-what they use, like, plan, struggle with or want, and what they do not want to hear about. The
-rules only find candidates; the surveillance gate (engine.facts.gate) decides what is kept."""
+what they use, like, plan, struggle with or want, where they are, and what they do not want to
+hear about. The rules only find candidates; the surveillance gate (engine.facts.gate) decides
+what is kept."""
 
 import re
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from engine.facts.lexicon import (
     TROUBLE_STATES,
     TROUBLE_VERBS,
 )
+from engine.facts.spelling import known
 
 CATEGORIES = (
     "business",
@@ -29,6 +31,7 @@ CATEGORIES = (
     "pain_point",
     "interest",
     "opt_out",
+    "location",
 )
 RULES_VERSION = "facts.rules.v1"
 PRONOUNS = frozenset({"it", "this", "that", "these", "those", "they", "them", "one", "ones"})
@@ -89,7 +92,7 @@ TRY_VERBS = frozenset(
 
 def match_rule(clause: Clause) -> RuleMatch | None:
     """The first rule that finds a candidate fact in the clause, if any."""
-    for rule in (_pain_point, _plan, _interest, _preference, _business_or_role, _uses):
+    for rule in (_pain_point, _plan, _location, _interest, _preference, _business_or_role, _uses):
         found = rule(clause)
         if found is None or not found.value or found.value in PRONOUNS:
             continue
@@ -666,3 +669,45 @@ def _uses(clause: Clause) -> RuleMatch | None:
         ):
             return RuleMatch("uses", phrase(target), "uses.on_plan", thing=target)
     return None
+
+
+# Where someone is: "I'm in Winnipeg", "we're based in Leeds", "we just moved to Tacoma".
+LOCATED_VERBS = frozenset({"be", "live", "base", "locate"})
+MOVED_VERBS = frozenset({"move", "relocate"})
+PLACE_ENTITIES = frozenset({"GPE", "LOC"})
+CHAT_WORDS = frozenset({"lol", "haha", "tbh", "atm", "rn", "asap", "btw", "idk", "omg"})
+
+
+def _place(token: Token | None) -> str | None:
+    """The name of a town, region or neighbourhood, or None: a named place (capitalised, or a
+    place the parser knows), or a lower-case name that is no English word ("las cruces"); never
+    a number (a street address is personal data, and redacted)."""
+    if token is None or token.pos_ not in {"PROPN", "NOUN"}:
+        return None
+    words = [t for t in token.subtree if t.dep_ in {"compound", "amod"} or t.i == token.i]
+    if any(t.i > token.i for t in words) or any(t.like_num or "[" in t.text for t in words):
+        return None
+    named = token.ent_type_ in PLACE_ENTITIES or all(t.text[:1].isupper() for t in words)
+    # A lower-case place is told by its own name being no English word ("las cruces"), never
+    # by a word around it ("we live in fur lol").
+    strange = all(t.text.islower() for t in words) and any(
+        not known(t.lower_) and t.lower_ not in CHAT_WORDS for t in words
+    )
+    if not (named or strange) or any(t.lower_ in PLACEHOLDER_NOUNS for t in words):
+        return None
+    return " ".join(t.lower_ for t in words)
+
+
+def _location(clause: Clause) -> RuleMatch | None:
+    """Where the customer or their business is (a town, region or neighbourhood)."""
+    head = clause.head
+    if subject_kind(clause) != "self" or FUTURE_TIME.search(clause.text):
+        return None
+    lemma = head.lemma_
+    if lemma in LOCATED_VERBS:
+        place = _place(_prep_object(head, "in", "near", "outside"))
+    elif lemma in MOVED_VERBS and head.tag_ in {"VBD", "VBN"}:
+        place = _place(_prep_object(head, "to"))
+    else:
+        place = None
+    return RuleMatch("location", place, f"location.{lemma}") if place else None
