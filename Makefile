@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install browser demo test lint typecheck check bench screenshots lock clean
+.PHONY: install browser demo test lint typecheck check bench screenshots scorer lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ screenshots: install browser
 	$(BIN)/python -m pytest -q tests/console -k browser
 	mkdir -p docs/console
 	cp $(addprefix build/screenshots/,$(addsuffix .png,$(README_SHOTS))) docs/console/
+
+# The learned parts, rebuilt from training/ (seeded): the fact scorer (~30 s).
+scorer: install
+	$(BIN)/python -m engine.facts.train_scorer
 
 lint: install
 	$(BIN)/ruff check .

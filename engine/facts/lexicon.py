@@ -119,6 +119,8 @@ SENSITIVE: dict[str, frozenset[str]] = {
             "breastfeeding",
             "due date",
             "baby on the way",
+            # "im due in august": a birth, said of oneself (a bill is never "I'm due").
+            r"re:(?:i'?m|i\s+am)\s+due\s+(?:in|on|any|around|early|late|next)",
             "paternity",
             "newborn",
             "stillbirth",
@@ -140,6 +142,7 @@ SENSITIVE: dict[str, frozenset[str]] = {
         vote voted voting voter election elections ballot labour tory tories democrat democrats
         republican republicans maga trump biden brexit leftist socialist communist political
         politics protest protesting activist activism conservatives liberals parliament
+        canvass canvassing canvasser canvassers by-election by-elections byelection hustings
         """.split()
         + [
             "lib dem",

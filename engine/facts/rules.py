@@ -335,7 +335,10 @@ def _pain_point(clause: Clause) -> RuleMatch | None:  # noqa: C901 (a decision l
         start = subject if subject is not None else head
         if keeps_doing:
             return RuleMatch("pain_point", tail(clause, start), "pain.i_keep")
-        if lemma in {"get", "figure", "make", "work"} and denied(head):
+        obj = _child(head, "dobj")
+        declined = lemma == "get" and obj is not None and obj.lower_ in ANAPHORIC_ONE | {"any"}
+        if lemma in {"get", "figure", "make", "work"} and denied(head) and not declined:
+            # "we're not getting one" declines a purchase; "I'm not getting the emails" is trouble.
             return RuleMatch("pain_point", tail(clause, start), "pain.cannot", True)
         trouble = _child(head, "dobj")
         if (
