@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install browser demo test lint typecheck check bench screenshots scorer lock clean
+.PHONY: install browser demo test lint typecheck check bench screenshots models lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,9 +46,11 @@ screenshots: install browser
 	mkdir -p docs/console
 	cp $(addprefix build/screenshots/,$(addsuffix .png,$(README_SHOTS))) docs/console/
 
-# The learned parts, rebuilt from training/ (seeded): the fact scorer (~30 s).
-scorer: install
+# The learned parts, rebuilt from training/ (seeded, identical on every run): the fact
+# scorer (~30 s) and the query side of search (~1 min).
+models: install
 	$(BIN)/python -m engine.facts.train_scorer
+	$(BIN)/python -m embeddings.query_model train
 
 lint: install
 	$(BIN)/ruff check .

@@ -59,7 +59,7 @@ def test_the_shipped_weights_were_trained_on_todays_training_data() -> None:
     with np.load(Path("engine/facts/scorer.npz"), allow_pickle=False) as data:
         trained_on = str(data["training_sha256"])
     assert trained_on == training_digest(training_files()), (
-        "training/facts changed: rebuild the scorer with `make scorer`"
+        "training/facts changed: rebuild the scorer with `make models`"
     )
 
 
