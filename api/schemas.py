@@ -144,6 +144,11 @@ class SearchRead(BaseModel):
     reason: str | None = Field(
         default=None, description="Why the question was refused, naming the category."
     )
+    rewritten_as: list[str] = Field(
+        default_factory=list,
+        description="Customer-voice phrasings of the question written by Claude and searched "
+        "with it (only when the owner turned on SEARCH_REWRITE); empty otherwise.",
+    )
 
 
 class IntentRead(BaseModel):

@@ -33,7 +33,7 @@ def main() -> None:
                 for threshold in THRESHOLDS:
                     result = evaluate_search(
                         services.db,
-                        encoder=services.encoder,
+                        encoder=services.question_encoder(),
                         store=services.store,
                         queries=queries,
                         mode=mode,

@@ -220,7 +220,7 @@ def run_demo(*, home: Path, on_step: Callable[[str], None] | None = None) -> Dem
             matches = search_customers(
                 session,
                 query=DEMO_QUERY,
-                encoder=services.encoder,
+                encoder=services.question_encoder(),
                 store=services.store,
                 limit=5,
             )

@@ -22,30 +22,42 @@ def search(
     as_json: JsonFlag = False,
 ) -> None:
     """Customers asking about something, each with a score and their own words as evidence."""
-    from engine.runtime import load_encoder, open_vector_store
+    from engine.runtime import load_encoder, load_question_encoder, open_vector_store
+    from engine.search.rewrite import build_rewriter
     from engine.search.service import refusal, search_customers
 
     refused = refusal(query)
     if refused is not None:
         # Said before any model loads: nothing a customer said about it is kept to search.
         if as_json:
-            print_json({"query": query, "customers": [], "refused": True, "reason": refused})
+            print_json(
+                {
+                    "query": query,
+                    "customers": [],
+                    "refused": True,
+                    "reason": refused,
+                    "rewritten_as": [],
+                }
+            )
         else:
             console.print(f"Nobody: {refused}.")
         return
     # Only what a search reads: the intent model and the parser would add seconds to load.
     with open_home() as home:
+        rewriter = build_rewriter(home.settings)
+        phrasings = rewriter.rewrite(query) if rewriter is not None else []
         encoder = load_encoder(home.settings)
         store = open_vector_store(home.settings, dimension=encoder.dimension)
         with closing(store), home.db.read() as session:
             matches = search_customers(
                 session,
                 query=query,
-                encoder=encoder,
+                encoder=load_question_encoder(encoder),
                 store=store,
                 since=aware(since, option="--since"),
                 until=aware(until, option="--until"),
                 limit=limit,
+                phrasings=phrasings,
             )
     if as_json:
         print_json(
@@ -54,9 +66,12 @@ def search(
                 "customers": [asdict(m) for m in matches],
                 "refused": False,
                 "reason": None,
+                "rewritten_as": phrasings,
             }
         )
         return
+    if phrasings:
+        console.print("Also searched as Claude reworded it: " + "; ".join(phrasings))
     print_matches(console, query, matches)
 
 

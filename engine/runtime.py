@@ -2,11 +2,11 @@
 and running the pipeline in the background."""
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from embeddings.encoder import Encoder, SentenceTransformerEncoder
+from embeddings.encoder import EmbeddingError, Encoder, SentenceTransformerEncoder
 from embeddings.store import (
     EdgeStore,
     ServerStore,
@@ -22,6 +22,7 @@ from engine.facts.learned import FactScorer
 from engine.intents.model import IntentModel
 from engine.intents.service import build_intent_model
 from engine.pipeline import Pipeline
+from engine.search.rewrite import QuestionRewriter, build_rewriter
 from engine.search.service import upgrade_store
 from engine.settings import Settings, reveal
 
@@ -34,6 +35,20 @@ log = logging.getLogger(__name__)
 def load_encoder(settings: Settings) -> Encoder:
     """The configured encoder (the bundled all-MiniLM-L6-v2 unless EMBEDDING_MODEL is set)."""
     return SentenceTransformerEncoder(settings.embedding_model)
+
+
+def load_question_encoder(encoder: Encoder) -> Encoder:
+    """What encodes a marketer's question for search: the trained query side of the bundled
+    model (embeddings.query_model), whose vectors compare with the documents' base vectors; the
+    document encoder itself for any other model, which the query side was not trained for."""
+    if isinstance(encoder, SentenceTransformerEncoder):
+        from embeddings.query_model import load_query_encoder
+
+        try:
+            return load_query_encoder(encoder)
+        except EmbeddingError as error:
+            log.warning("search reads questions with the document encoder: %s", error)
+    return encoder
 
 
 class ModelMissingError(EngineError):
@@ -143,6 +158,16 @@ class Services:
     store: VectorStore
     intents: IntentModel
     facts: FactExtractor
+    query_encoder: Encoder | None = field(default=None, repr=False)
+    # Claude's customer-voice phrasings of a search question, when SEARCH_REWRITE is on.
+    rewriter: QuestionRewriter | None = None
+
+    def question_encoder(self) -> Encoder:
+        """What encodes a marketer's question for search (load_question_encoder), loaded on
+        first use."""
+        if self.query_encoder is None:
+            self.query_encoder = load_question_encoder(self.encoder)
+        return self.query_encoder
 
     def pipeline(self, *, batch_size: int = 1024) -> Pipeline:
         """A pipeline over these services. The encoder sorts a batch's sentences by length
@@ -190,7 +215,14 @@ def build_services(
     if intents is None:
         intents = build_intent_model(encoder)
     facts = facts or load_fact_extractor(settings)
-    return Services(db=db, encoder=encoder, store=store, intents=intents, facts=facts)
+    return Services(
+        db=db,
+        encoder=encoder,
+        store=store,
+        intents=intents,
+        facts=facts,
+        rewriter=build_rewriter(settings),
+    )
 
 
 # Qdrant Edge searches new points by brute force until its index is rebuilt, which takes

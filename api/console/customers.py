@@ -239,15 +239,19 @@ def search_page(
     dates = parse_dates(since, until)
     refused = refusal(question) if question else None
     matches: list[CustomerMatch] = []
+    phrasings: list[str] = []
     if question and dates.error is None and refused is None:
+        if services.rewriter is not None:
+            phrasings = services.rewriter.rewrite(question)
         with services.db.read() as session:
             matches = search_customers(
                 session,
                 query=question,
-                encoder=services.encoder,
+                encoder=services.question_encoder(),
                 store=services.store,
                 since=dates.since,
                 until=dates.until,
+                phrasings=phrasings,
             )
     erasure = _erasure(services.db, erased) if erased else None
     return render(
@@ -261,6 +265,7 @@ def search_page(
         date_error=dates.error,
         refused=refused,
         matches=matches,
+        phrasings=phrasings,
         examples=[(example, f"/app/search?{urlencode({'q': example})}") for example in EXAMPLES],
         erasure=erasure,
         removed=removed_summary(erasure.removed) if erasure else "",

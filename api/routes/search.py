@@ -39,14 +39,20 @@ def search(
     refused = refusal(q)
     if refused is not None:
         return SearchRead(query=q, customers=[], refused=True, reason=refused)
+    phrasings = services.rewriter.rewrite(q) if services.rewriter is not None else []
     with services.db.read() as session:
         matches = search_customers(
             session,
             query=q,
-            encoder=services.encoder,
+            encoder=services.question_encoder(),
             store=services.store,
             since=since,
             until=until,
             limit=limit,
+            phrasings=phrasings,
         )
-    return SearchRead(query=q, customers=[CustomerMatchRead(**asdict(m)) for m in matches])
+    return SearchRead(
+        query=q,
+        customers=[CustomerMatchRead(**asdict(m)) for m in matches],
+        rewritten_as=phrasings,
+    )

@@ -5,6 +5,7 @@ evidence policy (engine.search.evidence) before it can stand for a customer. A q
 touches a sensitive category is refused: the engine keeps nothing of what customers say about it."""
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -74,12 +75,16 @@ def search_customers(
     limit: int = 20,
     threshold: float = RELEVANCE_THRESHOLD,
     mode: Mode = "dense",
+    phrasings: Sequence[str] = (),
 ) -> list[CustomerMatch]:
     """Customers whose own messages match the query, best first, with up to 3 quotes each;
-    nobody for a question that touches a sensitive category (see `refusal`)."""
+    nobody for a question that touches a sensitive category (see `refusal`). `phrasings`
+    (engine.search.rewrite) are searched with the question: their mean vector is the query."""
     if refusal(query) is not None:
         return []
-    vector = np.asarray(encoder.encode([focus_query(query)])[0], dtype=np.float64)
+    vectors = np.asarray(encoder.encode([focus_query(query), *phrasings]), dtype=np.float64)
+    vector = vectors.mean(axis=0)
+    vector /= np.linalg.norm(vector) or 1.0
     pool = max(200, limit * CANDIDATES_PER_CUSTOMER)
     dense = store.search(vector, limit=pool, since=since, until=until)
     if mode == "hybrid":
