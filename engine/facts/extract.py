@@ -112,6 +112,21 @@ def _without_the_blocked_tail(clause: Clause) -> tuple[Clause, RuleMatch] | None
     return None
 
 
+def _joined_to(clause: Clause, spans: Sequence[tuple[int, int, str]]) -> bool:
+    """Whether the clause goes on, by "and" and without a subject of its own, from one that
+    holds one of the spans: what it says then follows from it ("I'm type 1 diabetic and need to
+    keep my pump stuff dry"), so it is blocked with it. What comes first stands alone ("i run a
+    cafe and im broke" keeps the cafe)."""
+    parent = clause.parent
+    if clause.relation != "conj" or parent is None:
+        return False
+    if any(c.dep_ in {"nsubj", "nsubjpass", "expl"} for c in clause.head.children):
+        return False
+    start = parent.tokens[0].idx
+    end = parent.tokens[-1].idx + len(parent.tokens[-1].text)
+    return any(first < end and start < last for first, last, _ in spans)
+
+
 def _is_candidate(clause: Clause, match: RuleMatch | None) -> bool:
     """Whether a clause says something about a person at all (what blocked counts count)."""
     if match is not None:
@@ -246,6 +261,7 @@ class FactExtractor:
     ) -> None:
         """Match, gate and keep the facts of each clause of a parsed sentence: a rule reads
         it, or else the learned scorer may; either way the gate decides."""
+        sensitive = gate.sensitive_spans(doc.text)
         for clause in split_clauses(doc):
             # The statement itself is what is matched, gated and quoted; what trails it after
             # a comma or "and" ("we run a bookshop, not a cafe") is gated on its own.
@@ -259,6 +275,10 @@ class FactExtractor:
             if not _is_candidate(core, match):
                 continue
             reason = gate.gate_reason(core, match)
+            if match is not None and sensitive and _joined_to(clause, sensitive):
+                # "I'm diabetic and need to keep my pump stuff dry": no part of it stands alone.
+                result.blocked["sensitive"] += 1
+                continue
             trimmed = False
             if reason in gate.TRIMMABLE_REASONS:
                 shorter = _without_the_blocked_tail(core)

@@ -133,7 +133,7 @@ def test_bad_labels_name_the_line(tmp_path: Path, label: dict[str, Any], message
 LABELLED_SETS = Path(__file__).parents[1] / "data"
 
 
-@pytest.mark.parametrize("name", ["facts_eval", "facts_holdout", "facts_final"])
+@pytest.mark.parametrize("name", ["facts_eval", "facts_holdout", "facts_final", "facts_blind"])
 def test_no_labelled_set_leaks_a_forbidden_item(
     name: str, encoder: Encoder, intent_model: IntentModel, fact_extractor: FactExtractor
 ) -> None:

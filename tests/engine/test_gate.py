@@ -889,3 +889,26 @@ def test_a_number_an_indefinite_or_a_measure_with_its_thing_is_kept(
     "two barbershops"; a filler the parser took for the noun ("lol") does not lose the shop."""
     _, result = extract(fact_extractor, raw)
     assert [(f.category, f.value) for f in result.facts] == [(category, value)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm type 1 diabetic and need to keep my pump stuff dry on the water",
+        "we're fasting and need the order before sunset",
+    ],
+)
+def test_what_the_customer_joins_to_something_sensitive_is_blocked_with_it(
+    fact_extractor: FactExtractor, text: str
+) -> None:
+    result = fact_extractor.extract([text])[0]
+    assert result.facts == []
+    assert result.blocked["sensitive"] >= 1
+
+
+def test_someone_elses_sensitive_clause_does_not_block_the_customers_own(
+    fact_extractor: FactExtractor,
+) -> None:
+    result = fact_extractor.extract(["I run a bakery and my son has asthma"])[0]
+    assert [(f.category, f.value) for f in result.facts] == [("business", "bakery")]
+    assert "asthma" not in " ".join(f.quote for f in result.facts)
