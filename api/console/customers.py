@@ -137,7 +137,7 @@ def money(amount: Decimal, currency: str) -> str:
 
 
 def match_strength(score: float) -> str:
-    """A search score in plain words (the threshold for any match at all is about 0.29)."""
+    """A search score in plain words (RELEVANCE_THRESHOLD, 0.26, is any match at all)."""
     if score >= 0.5:
         return "Strong match"
     if score >= 0.4:
