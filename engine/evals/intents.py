@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
 from embeddings.encoder import EmbeddingError, Encoder, SentenceTransformerEncoder
-from embeddings.finetune import contrastive_finetune
+from embeddings.finetune import FinetuneSettings, contrastive_finetune
 from engine.intents.classifier import IntentClassifier, IntentError
 
 COLUMNS = ("text", "category")
@@ -110,6 +110,7 @@ def evaluate(
     unlabeled: bool = False,
     finetune: bool = False,
     on_finetune_step: Callable[[int, int], None] | None = None,
+    finetune_settings: FinetuneSettings | None = None,
 ) -> EvalResult:
     """Fit on `shots` rows per label of train_csv (all when None), score plain argmax on test_csv.
 
@@ -141,6 +142,7 @@ def evaluate(
                 labels=[train_labels[i] for i in picked],
                 seed=seed,
                 on_step=on_finetune_step,
+                settings=finetune_settings,
             )
         except EmbeddingError as error:
             raise IntentError(f"cannot fine-tune: {error}") from None
