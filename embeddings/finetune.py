@@ -16,11 +16,14 @@ import copy
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from embeddings.encoder import EmbeddingError, SentenceTransformerEncoder
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,24 @@ def pair_batches(
     return batches
 
 
+def warmup_then_decay(
+    optimizer: "torch.optim.Optimizer", *, steps: int, warmup: float
+) -> "torch.optim.lr_scheduler.LambdaLR":
+    """A learning rate rising linearly over the first `warmup` share of the steps, then falling
+    linearly to zero at the last step."""
+    import torch
+
+    rising = max(1, int(warmup * steps))
+
+    def rate(step: int) -> float:
+        """The share of the full learning rate at a step."""
+        if step < rising:
+            return (step + 1) / rising
+        return max(0.0, (steps - step) / max(1, steps - rising))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
+
+
 def contrastive_finetune(
     encoder: SentenceTransformerEncoder,
     *,
@@ -100,15 +121,7 @@ def contrastive_finetune(
             parameter.requires_grad_(False)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.01)
-    warmup = max(1, int(settings.warmup * len(batches)))
-
-    def rate(step: int) -> float:
-        """Linear warm-up, then linear decay to zero at the last step."""
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (len(batches) - step) / max(1, len(batches) - warmup))
-
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
+    schedule = warmup_then_decay(optimizer, steps=len(batches), warmup=settings.warmup)
     full_length = model.max_seq_length
     model.max_seq_length = settings.max_seq_length
     model.train()

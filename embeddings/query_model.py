@@ -44,6 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 from embeddings.encoder import EmbeddingError, Encoder, SentenceTransformerEncoder
+from embeddings.finetune import warmup_then_decay
 
 if TYPE_CHECKING:
     import torch
@@ -280,15 +281,7 @@ def _optimize(
     import torch
 
     optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.01)
-    warmup = max(1, int(settings.warmup * len(batches)))
-
-    def rate(step: int) -> float:
-        """Linear warm-up, then linear decay to zero at the last step."""
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (len(batches) - step) / max(1, len(batches) - warmup))
-
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, rate)
+    schedule = warmup_then_decay(optimizer, steps=len(batches), warmup=settings.warmup)
     for step, rows in enumerate(batches, start=1):
         anchors = _top_forward(model, [states[row] for row in rows], settings.trained_layers)
         loss = _batch_loss(anchors, [pairs[row] for row in rows], documents, settings)

@@ -11,31 +11,15 @@ from typing import Any
 
 import pytest
 
+from engine.facts.gate import REASONS as GATE_REASONS
+from engine.facts.rules import CATEGORIES as RULE_CATEGORIES
+
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING = ROOT / "training"
 DATA = ROOT / "tests" / "data"
-CATEGORIES = {
-    "business",
-    "role",
-    "uses",
-    "preference",
-    "plan",
-    "pain_point",
-    "interest",
-    "opt_out",
-    "location",
-}
-REASONS = {
-    "agent_stated",
-    "bot_stated",
-    "inferred_by_agent",
-    "third_party",
-    "hypothetical",
-    "question",
-    "negated",
-    "sensitive",
-    "pii",
-}
+# The labels the engine knows: the fact categories and the gate's blocked reasons.
+CATEGORIES = set(RULE_CATEGORIES)
+REASONS = set(GATE_REASONS)
 ROLES = {"customer", "agent", "bot"}
 
 

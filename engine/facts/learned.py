@@ -18,22 +18,12 @@ from spacy.tokens import Token
 from engine.errors import EngineError
 from engine.facts import gate
 from engine.facts.clauses import Clause
-from engine.facts.rules import MAX_VALUE_WORDS, RuleMatch, names_a_thing, phrase
+from engine.facts.rules import CATEGORIES, MAX_VALUE_WORDS, RuleMatch, names_a_thing, phrase
 
 Vector = npt.NDArray[np.float32]
 SCORER_PATH = Path(__file__).with_name("scorer.npz")
-# "none" first: the model's first column is "no fact here".
-LABELS = (
-    "none",
-    "business",
-    "role",
-    "uses",
-    "preference",
-    "plan",
-    "pain_point",
-    "interest",
-    "location",
-)
+# "none" first: the model's first column is "no fact here". Opt-outs have rules of their own.
+LABELS = ("none", *(category for category in CATEGORIES if category != "opt_out"))
 # Bumped whenever clause_features changes, so stale weights are refused, not misread.
 FEATURES_VERSION = "clause-features-1"
 SUBJECT_KINDS = ("self", "thing", "person")
@@ -66,11 +56,6 @@ def _grammar(clause: Clause) -> list[float]:
         min(len(clause.tokens), 30) / 30,
     ]
     return marks
-
-
-FEATURE_SIZE_WITHOUT_VECTOR = (
-    96 + len(SUBJECT_KINDS) + len(HEAD_POS) + len(HEAD_TAGS) + len(COMPLEMENTS) + 5
-)
 
 
 def clause_features(clause: Clause, sentence_vector: Vector) -> Vector:
@@ -201,11 +186,11 @@ class FactScorer:
 
     def read(self, clause: Clause, sentence_vector: Vector) -> RuleMatch | None:
         """The clause read as a candidate fact, or None when no category is likely enough."""
+        if self.may_be_sensitive(sentence_vector):
+            return None
         features = clause_features(clause, sentence_vector)[None, :]
         if features.shape[1] != self.weights.shape[0]:
             raise ScorerError("the fact scorer was made for vectors of another size")
-        if self.may_be_sensitive(sentence_vector):
-            return None
         probabilities = self.probabilities(features)[0]
         best = int(np.argmax(probabilities[1:])) + 1
         if probabilities[best] < self.threshold:

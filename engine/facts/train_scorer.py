@@ -57,7 +57,6 @@ class Rows:
     businesses: list[str]
     acts: npt.NDArray[np.bool_]  # no rule reads the clause and the gate would not block it
     by_self: npt.NDArray[np.bool_]  # its subject is the customer (FactScorer.read asks it)
-    values: list[str]  # the value the scorer would keep for the labelled category
     # One row per sentence, for the sensitivity net: its vector, whether it holds something
     # labelled sensitive, its business.
     sentence_vectors: npt.NDArray[np.float32]
@@ -118,7 +117,7 @@ def build_rows(
     print(f"{len(messages)} customer messages, {len(sentences)} sentences", file=sys.stderr)
     vectors = encoder.encode([s.text for _, s in sentences])
     docs = extractor.parser.pipe([s.text for _, s in sentences], batch_size=500)
-    features, labels, businesses, acts, values, by_self = [], [], [], [], [], []
+    features, labels, businesses, acts, by_self = [], [], [], [], []
     for ((business, _text, kept, _sensitive), sentence), vector, parsed in zip(
         sentences, vectors, docs, strict=True
     ):
@@ -136,14 +135,12 @@ def build_rows(
             reading = RuleMatch(category, value or "x", "learned")
             acts.append(match_rule(core) is None and gate.gate_reason(core, reading) is None)
             by_self.append(gate.subject_kind(core) == "self")
-            values.append(value)
     return Rows(
         features=np.asarray(features, dtype=np.float32),
         labels=np.asarray(labels, dtype=np.int64),
         businesses=businesses,
         acts=np.asarray(acts, dtype=np.bool_),
         by_self=np.asarray(by_self, dtype=np.bool_),
-        values=values,
         sentence_vectors=np.asarray(vectors, dtype=np.float32),
         sentence_sensitive=np.asarray(
             [any(span in s.text.lower() for span in m[3]) for m, s in sentences], dtype=np.bool_

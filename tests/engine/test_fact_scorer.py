@@ -8,7 +8,7 @@ import pytest
 
 from embeddings.encoder import Encoder
 from engine.facts.extract import Extraction, FactExtractor
-from engine.facts.learned import LABELS, FactScorer, ScorerError
+from engine.facts.learned import LABELS, SCORER_PATH, FactScorer, ScorerError
 from engine.facts.train_scorer import _label, fit, training_digest, training_files
 from engine.text.sentences import split_sentences
 
@@ -56,7 +56,7 @@ def test_the_gate_vetoes_what_the_scorer_reads(
 
 
 def test_the_shipped_weights_were_trained_on_todays_training_data() -> None:
-    with np.load(Path("engine/facts/scorer.npz"), allow_pickle=False) as data:
+    with np.load(SCORER_PATH, allow_pickle=False) as data:
         trained_on = str(data["training_sha256"])
     assert trained_on == training_digest(training_files()), (
         "training/facts changed: rebuild the scorer with `make models`"
@@ -69,7 +69,7 @@ def test_a_damaged_or_foreign_weights_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ScorerError, match="cannot be read"):
         FactScorer.load(broken)
     other = tmp_path / "other.npz"
-    with np.load(Path("engine/facts/scorer.npz"), allow_pickle=False) as data:
+    with np.load(SCORER_PATH, allow_pickle=False) as data:
         arrays = {name: data[name] for name in data.files}
     np.savez(other, **{**arrays, "features": np.asarray("clause-features-0")})
     with pytest.raises(ScorerError, match="other features"):
